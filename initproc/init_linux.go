@@ -1,0 +1,164 @@
+package initproc
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/rungrt/rung/libns"
+)
+
+func init() {
+	// Credentials, capabilities and no_new_privs are per thread in Linux;
+	// init sets them on the main thread and execs from it, so the main
+	// goroutine must never move. Locking here, before main, pins it.
+	if len(os.Args) > 1 && os.Args[1] == "init" {
+		runtime.GOMAXPROCS(1)
+		runtime.LockOSThread()
+	}
+}
+
+// Main is `rung init`. It never returns: it execs the container process or
+// exits non-zero. Errors before readiness go to the runtime over the sync
+// socket; errors after it (the exec itself) go to the container's stderr.
+func Main() {
+	sync := os.NewFile(SyncFd, "sync")
+	dec := json.NewDecoder(sync)
+	enc := json.NewEncoder(sync)
+	var cfg Config
+	if err := dec.Decode(&cfg); err != nil {
+		os.Exit(1) // the runtime went away before sending a config
+	}
+	exe, err := setup(&cfg)
+	if err != nil {
+		_ = enc.Encode(Reply{Error: err.Error()})
+		os.Exit(1)
+	}
+	if err := enc.Encode(Reply{Ready: true, Warnings: exe.warnings}); err != nil {
+		os.Exit(1)
+	}
+	var c Commit
+	if err := dec.Decode(&c); err != nil || !c.Commit {
+		os.Exit(1) // the runtime died or gave up: run nothing
+	}
+	sync.Close()
+	if err := exe.waitForStart(); err != nil {
+		fmt.Fprintf(os.Stderr, "rung init: %v\n", err)
+		os.Exit(1)
+	}
+	err = exe.exec()
+	fmt.Fprintf(os.Stderr, "rung init: %v\n", err)
+	os.Exit(127)
+}
+
+// execution is the prepared user process.
+type execution struct {
+	path     string
+	args     []string
+	env      []string
+	procfs   *os.File // private procfs instance, or nil
+	warnings []string
+}
+
+func setup(cfg *Config) (*execution, error) {
+	s := cfg.Spec
+	if s == nil || s.Process == nil {
+		return nil, errors.New("config carries no process")
+	}
+	var ns libns.Set
+	for _, name := range cfg.Namespaces {
+		k, err := libns.ParseKind(specs.LinuxNamespaceType(name))
+		if err != nil {
+			return nil, err
+		}
+		ns = ns.Add(k)
+	}
+	// Opened before pivot_root while this process still owns a fresh
+	// procfs view; used later to reopen exec.fifo without trusting the
+	// container's /proc (which may be absent or fake).
+	procfs := openPrivateProcfs()
+	if err := setupRootfs(cfg, ns); err != nil {
+		return nil, err
+	}
+	if err := setupUTS(cfg, ns); err != nil {
+		return nil, err
+	}
+	if err := setRlimits(s.Process.Rlimits); err != nil {
+		return nil, err
+	}
+	exe, err := resolveExecutable(s.Process)
+	if err != nil {
+		return nil, err
+	}
+	exe.procfs = procfs
+	warnings, err := setupCredentials(s.Process)
+	if err != nil {
+		return nil, err
+	}
+	exe.warnings = warnings
+	if err := os.Chdir(s.Process.Cwd); err != nil {
+		return nil, fmt.Errorf("chdir to cwd (%q) set in config.json failed: %w", s.Process.Cwd, err)
+	}
+	if s.Process.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return nil, fmt.Errorf("process.noNewPrivileges: %w", err)
+		}
+	}
+	return exe, nil
+}
+
+// waitForStart blocks until `rung start` opens exec.fifo for reading. The
+// fifo is reached through the O_PATH fd the runtime passed: the state
+// directory itself is never visible in the container.
+func (e *execution) waitForStart() error {
+	name := fmt.Sprintf("self/fd/%d", FifoFd)
+	var fd int
+	var err error
+	if e.procfs != nil {
+		fd, err = unix.Openat(int(e.procfs.Fd()), name, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	} else {
+		fd, err = unix.Open("/proc/"+name, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	if _, err := unix.Write(fd, []byte("0")); err != nil {
+		return fmt.Errorf("write exec fifo: %w", err)
+	}
+	unix.Close(fd)
+	return nil
+}
+
+func (e *execution) exec() error {
+	// CVE-2024-21626: no fd of the runtime's may survive into the
+	// container process. Everything above stdio is marked close-on-exec.
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("close fds: %w", err)
+	}
+	err := syscall.Exec(e.path, e.args, e.env)
+	return fmt.Errorf("exec %s: %w", e.path, err)
+}
+
+// openPrivateProcfs mounts nothing: it opens a detached procfs instance
+// for this pid namespace, or returns nil where the kernel refuses one.
+func openPrivateProcfs() *os.File {
+	fsfd, err := unix.Fsopen("proc", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(fsfd)
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return nil
+	}
+	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
+	if err != nil {
+		return nil
+	}
+	return os.NewFile(uintptr(mfd), "procfs")
+}

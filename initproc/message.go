@@ -1,0 +1,43 @@
+// Package initproc is the child side of a container: `rung init`, started
+// by the runtime inside the container's new namespaces. It builds the root
+// filesystem, sets up the process (hostname, rlimits, user, capabilities,
+// no_new_privs), reports readiness, waits for `rung start` on exec.fifo,
+// and execs the user process, which stays PID 1.
+//
+// The runtime and init talk over one socket (fd SyncFd) in JSON lines:
+// runtime → init: Config; init → runtime: Reply{Ready} or Reply{Error};
+// runtime → init: Commit once the state file is written. init exits without
+// running anything if the socket closes before Commit, so a runtime killed
+// mid-create leaves no container process behind.
+package initproc
+
+import specs "github.com/opencontainers/runtime-spec/specs-go"
+
+// The fds init is started with, after stdio.
+const (
+	SyncFd = 3 // socket to the runtime
+	FifoFd = 4 // O_PATH handle of <state>/exec.fifo
+)
+
+// Config is everything init needs; it is the only input init trusts.
+type Config struct {
+	Spec    *specs.Spec `json:"spec"`
+	Bundle  string      `json:"bundle"`
+	Rootfs  string      `json:"rootfs"` // absolute, cleaned
+	NoPivot bool        `json:"noPivot,omitempty"`
+	// Namespaces init was cloned into, as OCI type names; init decides
+	// from these whether to build a rootfs, set a hostname, and so on.
+	Namespaces []string `json:"namespaces"`
+}
+
+// Reply is init's answer to Config.
+type Reply struct {
+	Ready    bool     `json:"ready,omitempty"`
+	Error    string   `json:"error,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Commit tells init the container is recorded and it may wait for start.
+type Commit struct {
+	Commit bool `json:"commit"`
+}

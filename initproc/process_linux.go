@@ -1,0 +1,193 @@
+package initproc
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"unsafe"
+
+	"github.com/moby/sys/capability"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/rungrt/rung/libns"
+	"github.com/rungrt/rung/spec"
+)
+
+func setupUTS(cfg *Config, ns libns.Set) error {
+	s := cfg.Spec
+	if s.Hostname != "" {
+		if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
+			return fmt.Errorf("hostname: %w", err)
+		}
+	}
+	if s.Domainname != "" {
+		if err := unix.Setdomainname([]byte(s.Domainname)); err != nil {
+			return fmt.Errorf("domainname: %w", err)
+		}
+	}
+	return nil
+}
+
+// setRlimits uses syscall.Setrlimit, not prlimit: the Go runtime raises
+// its own RLIMIT_NOFILE at start and puts the old value back on exec
+// unless told through syscall.Setrlimit that the limit is now deliberate.
+func setRlimits(limits []specs.POSIXRlimit) error {
+	for _, rl := range limits {
+		res, ok := spec.RlimitResource(rl.Type)
+		if !ok {
+			return fmt.Errorf("process.rlimits: unknown rlimit %q", rl.Type)
+		}
+		if err := syscall.Setrlimit(res, &syscall.Rlimit{Cur: rl.Soft, Max: rl.Hard}); err != nil {
+			return fmt.Errorf("process.rlimits: setrlimit %s (soft %d, hard %d): %w", rl.Type, rl.Soft, rl.Hard, err)
+		}
+	}
+	return nil
+}
+
+// resolveExecutable finds process.args[0] with the container's PATH, the
+// way exec.LookPath does, so the error texts are the ones engines match
+// on (`executable file not found in $PATH`, `no such file or directory`).
+func resolveExecutable(p *specs.Process) (*execution, error) {
+	path := ""
+	for _, e := range p.Env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			path = v
+		}
+	}
+	if err := os.Setenv("PATH", path); err != nil {
+		return nil, err
+	}
+	name, err := exec.LookPath(p.Args[0])
+	if err != nil {
+		return nil, err
+	}
+	return &execution{path: name, args: p.Args, env: p.Env}, nil
+}
+
+// setupCredentials switches to process.user and sets the capability sets.
+// All of it happens on the locked main thread, which is the one that execs.
+func setupCredentials(p *specs.Process) (warnings []string, err error) {
+	umask := uint32(0o022)
+	if p.User.Umask != nil {
+		umask = *p.User.Umask
+	}
+	unix.Umask(int(umask))
+
+	want := p.Capabilities
+	if want == nil {
+		// No capabilities field: the container gets none, rather than the
+		// runtime's full set.
+		want = &specs.LinuxCapabilities{}
+	}
+	caps, err := capability.NewPid2(0)
+	if err != nil {
+		return nil, fmt.Errorf("read capabilities: %w", err)
+	}
+	if err := caps.Load(); err != nil {
+		return nil, fmt.Errorf("read capabilities: %w", err)
+	}
+	sets := map[capability.CapType][]capability.Cap{}
+	for _, f := range []struct {
+		which capability.CapType
+		field string
+		names []string
+	}{
+		{capability.BOUNDING, "bounding", want.Bounding},
+		{capability.EFFECTIVE, "effective", want.Effective},
+		{capability.PERMITTED, "permitted", want.Permitted},
+		{capability.INHERITABLE, "inheritable", want.Inheritable},
+		{capability.AMBIENT, "ambient", want.Ambient},
+	} {
+		list, unknown := parseCaps(f.names)
+		for _, u := range unknown {
+			warnings = append(warnings, fmt.Sprintf("process.capabilities.%s: ignoring capability %s unknown to this kernel", f.field, u))
+		}
+		sets[f.which] = list
+	}
+	caps.Clear(capability.BOUNDING)
+	caps.Set(capability.BOUNDING, sets[capability.BOUNDING]...)
+	if err := caps.Apply(capability.BOUNDS); err != nil {
+		return nil, fmt.Errorf("process.capabilities.bounding: %w", err)
+	}
+
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return nil, fmt.Errorf("keep capabilities across setuid: %w", err)
+	}
+	if err := switchUser(p.User); err != nil {
+		return nil, err
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
+		return nil, err
+	}
+
+	caps.Clear(capability.CAPS | capability.AMBIENT)
+	caps.Set(capability.EFFECTIVE, sets[capability.EFFECTIVE]...)
+	caps.Set(capability.PERMITTED, sets[capability.PERMITTED]...)
+	caps.Set(capability.INHERITABLE, sets[capability.INHERITABLE]...)
+	if err := caps.Apply(capability.CAPS); err != nil {
+		return nil, fmt.Errorf("process.capabilities: %w", err)
+	}
+	// The kernel raises an ambient capability only if it is both permitted
+	// and inheritable; runc silently drops the others, rung says so.
+	if err := capability.ResetAmbient(); err != nil {
+		return nil, fmt.Errorf("process.capabilities.ambient: %w", err)
+	}
+	for _, c := range sets[capability.AMBIENT] {
+		if !caps.Get(capability.PERMITTED, c) || !caps.Get(capability.INHERITABLE, c) {
+			warnings = append(warnings, fmt.Sprintf("process.capabilities.ambient: %s is not both permitted and inheritable, not raised", capName(c)))
+			continue
+		}
+		if err := capability.SetAmbient(true, c); err != nil {
+			return nil, fmt.Errorf("process.capabilities.ambient: raise %s: %w", capName(c), err)
+		}
+	}
+	return warnings, nil
+}
+
+// switchUser sets groups, gid and uid with raw syscalls: they change only
+// this thread, the one that will exec.
+func switchUser(u specs.User) error {
+	gids := make([]uint32, len(u.AdditionalGids))
+	copy(gids, u.AdditionalGids)
+	var ptr uintptr
+	if len(gids) > 0 {
+		ptr = uintptr(unsafe.Pointer(&gids[0]))
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(gids)), ptr, 0); e != 0 {
+		return fmt.Errorf("process.user.additionalGids: setgroups: %w", e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(u.GID), uintptr(u.GID), uintptr(u.GID)); e != 0 {
+		return fmt.Errorf("process.user.gid %d: setresgid: %w", u.GID, e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(u.UID), uintptr(u.UID), uintptr(u.UID)); e != 0 {
+		return fmt.Errorf("process.user.uid %d: setresuid: %w", u.UID, e)
+	}
+	return nil
+}
+
+var capsByName = func() map[string]capability.Cap {
+	m := map[string]capability.Cap{}
+	last, _ := capability.LastCap()
+	for _, c := range capability.List() {
+		if c <= last {
+			m[capName(c)] = c
+		}
+	}
+	return m
+}()
+
+func capName(c capability.Cap) string { return "CAP_" + strings.ToUpper(c.String()) }
+
+func parseCaps(names []string) (known []capability.Cap, unknown []string) {
+	for _, n := range names {
+		if c, ok := capsByName[strings.ToUpper(n)]; ok {
+			known = append(known, c)
+		} else {
+			unknown = append(unknown, n)
+		}
+	}
+	return known, unknown
+}

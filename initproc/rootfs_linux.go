@@ -1,0 +1,380 @@
+package initproc
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/rungrt/rung/libns"
+)
+
+// setupRootfs builds the container's root filesystem and makes it "/".
+// Every mount target is resolved inside the rootfs with filepath-securejoin
+// and mounted through the resulting fd, so a symlink in the rootfs can never
+// redirect a mount onto the host (CVE-2021-30465).
+func setupRootfs(cfg *Config, ns libns.Set) error {
+	s := cfg.Spec
+	unix.Umask(0)
+	if !ns.Has(libns.Mount) {
+		// No mount namespace: spec.Validate refused any mounts, so all that
+		// is left is to enter the rootfs without touching the host's mounts.
+		if err := unix.Chroot(cfg.Rootfs); err != nil {
+			return fmt.Errorf("chroot %s: %w", cfg.Rootfs, err)
+		}
+		return os.Chdir("/")
+	}
+	// Keep the host from seeing any mount made here; rootfsPropagation is
+	// applied once the rootfs is "/".
+	if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("make / rslave: %w", err)
+	}
+	// pivot_root needs the new root to be a mount point.
+	if err := unix.Mount(cfg.Rootfs, cfg.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind rootfs %s: %w", cfg.Rootfs, err)
+	}
+	root, err := os.OpenFile(cfg.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open rootfs: %w", err)
+	}
+	defer root.Close()
+	userns := ns.Has(libns.User)
+	devMounted := false
+	for i, m := range s.Mounts {
+		if err := mountEntry(root, cfg, m); err != nil {
+			return fmt.Errorf("mounts[%d] (%s on %s): %w", i, m.Type, m.Destination, err)
+		}
+		if filepath.Clean(m.Destination) == "/dev" {
+			devMounted = true
+		}
+	}
+	if devMounted {
+		if err := setupDev(root, s, userns); err != nil {
+			return err
+		}
+	} else if s.Linux != nil && len(s.Linux.Devices) > 0 {
+		if err := createDevices(root, s.Linux.Devices, userns); err != nil {
+			return err
+		}
+	}
+	if cwd, err := pathrs.MkdirAllHandle(root, s.Process.Cwd, 0o755); err != nil {
+		return fmt.Errorf("process.cwd: create %s: %w", s.Process.Cwd, err)
+	} else {
+		cwd.Close()
+	}
+	if cfg.NoPivot {
+		err = moveRoot(cfg.Rootfs)
+	} else {
+		err = pivotRoot(cfg.Rootfs)
+	}
+	if err != nil {
+		return err
+	}
+	if p := s.Linux.RootfsPropagation; p != "" {
+		flag, ok := propagationOpts[p]
+		if !ok {
+			return fmt.Errorf("linux.rootfsPropagation: unknown propagation %q", p)
+		}
+		if err := unix.Mount("", "/", "", flag, ""); err != nil {
+			return fmt.Errorf("linux.rootfsPropagation %s: %w", p, err)
+		}
+	}
+	for _, p := range s.Linux.MaskedPaths {
+		if err := maskPath(p); err != nil {
+			return fmt.Errorf("linux.maskedPaths: %s: %w", p, err)
+		}
+	}
+	for _, p := range s.Linux.ReadonlyPaths {
+		if err := readonlyPath(p); err != nil {
+			return fmt.Errorf("linux.readonlyPaths: %s: %w", p, err)
+		}
+	}
+	if s.Root.Readonly {
+		if err := unix.MountSetattr(unix.AT_FDCWD, "/", 0, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}); err != nil {
+			return fmt.Errorf("root.readonly: remount / read-only: %w", err)
+		}
+	}
+	return nil
+}
+
+// fdPath names an fd through the host's /proc, which init still sees
+// until pivot_root.
+func fdPath(f *os.File) string { return fmt.Sprintf("/proc/self/fd/%d", f.Fd()) }
+
+func mountEntry(root *os.File, cfg *Config, m specs.Mount) error {
+	o := parseMountOptions(m.Type, m.Options)
+	if o.bind {
+		return bindMountEntry(root, cfg.Bundle, m, o)
+	}
+	target, err := pathrs.MkdirAllHandle(root, m.Destination, 0o755)
+	if err != nil {
+		return fmt.Errorf("create mount target: %w", err)
+	}
+	defer target.Close()
+	switch m.Type {
+	case "proc", "sysfs":
+		// CVE-2019-19921, CVE-2023-27561: /proc or /sys mounted through a
+		// symlink would put a writable kernel interface somewhere else.
+		if err := requireNoSymlinks(cfg.Rootfs, target, m.Destination); err != nil {
+			return err
+		}
+	case "cgroup":
+		return mountCgroup(root, target, m.Destination, o)
+	}
+	if err := unix.Mount(m.Source, fdPath(target), m.Type, o.flags, o.dataString()); err != nil {
+		return err
+	}
+	return applyPropagation(root, m.Destination, o)
+}
+
+// requireNoSymlinks checks that dest resolved to exactly rootfs+dest: no
+// component of the path inside the rootfs was a symlink.
+func requireNoSymlinks(rootfs string, target *os.File, dest string) error {
+	got, err := os.Readlink(fdPath(target))
+	if err != nil {
+		return err
+	}
+	if want := filepath.Join(rootfs, dest); got != want {
+		return fmt.Errorf("mount target %s resolves to %s: symlinks are not allowed here", dest, strings.TrimPrefix(got, rootfs))
+	}
+	return nil
+}
+
+func applyPropagation(root *os.File, dest string, o mountOptions) error {
+	if o.propagation == 0 {
+		return nil
+	}
+	// Reopen: the old handle points under the new mount, not at it.
+	target, err := pathrs.OpenatInRoot(root, dest)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	if err := unix.Mount("", fdPath(target), "", o.propagation, ""); err != nil {
+		return fmt.Errorf("set propagation: %w", err)
+	}
+	return nil
+}
+
+// bindMountEntry bind-mounts a host path (relative paths are relative to
+// the bundle) entirely through fds: open_tree clones the source, the
+// options are set on the detached copy with mount_setattr, and move_mount
+// attaches it to the already-resolved target. No path is looked up twice.
+func bindMountEntry(root *os.File, bundle string, m specs.Mount, o mountOptions) error {
+	src := m.Source
+	if !filepath.IsAbs(src) {
+		src = filepath.Join(bundle, src)
+	}
+	srcFd, err := unix.Open(src, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open bind source %s: %w", src, err)
+	}
+	defer unix.Close(srcFd)
+	var st unix.Stat_t
+	if err := unix.Fstat(srcFd, &st); err != nil {
+		return err
+	}
+	target, err := mountTarget(root, m.Destination, st.Mode&unix.S_IFMT == unix.S_IFDIR)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	if err := bindFd(srcFd, int(target.Fd()), o.recursive, o.attrSet, o.attrClr); err != nil {
+		return err
+	}
+	return applyPropagation(root, m.Destination, o)
+}
+
+// mountTarget resolves dest inside the rootfs, creating it as a directory
+// or an empty file.
+func mountTarget(root *os.File, dest string, dir bool) (*os.File, error) {
+	if dir {
+		t, err := pathrs.MkdirAllHandle(root, dest, 0o755)
+		if err != nil {
+			return nil, fmt.Errorf("create mount target: %w", err)
+		}
+		return t, nil
+	}
+	parent, err := pathrs.MkdirAllHandle(root, filepath.Dir(dest), 0o755)
+	if err != nil {
+		return nil, fmt.Errorf("create mount target's parent: %w", err)
+	}
+	defer parent.Close()
+	fd, err := unix.Openat(int(parent.Fd()), filepath.Base(dest), unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_RDONLY|unix.O_CLOEXEC, 0o644)
+	if err == nil {
+		unix.Close(fd)
+	} else if !errors.Is(err, unix.EEXIST) {
+		return nil, fmt.Errorf("create mount target: %w", err)
+	}
+	t, err := pathrs.OpenatInRoot(root, dest)
+	if err != nil {
+		return nil, fmt.Errorf("open mount target: %w", err)
+	}
+	return t, nil
+}
+
+// bindFd attaches a copy of the mount at srcFd onto dstFd.
+func bindFd(srcFd, dstFd int, recursive bool, attrSet, attrClr uint64) error {
+	flags := unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC | unix.AT_EMPTY_PATH
+	if recursive {
+		flags |= unix.AT_RECURSIVE
+	}
+	tree, err := unix.OpenTree(srcFd, "", uint(flags))
+	if err != nil {
+		return fmt.Errorf("open_tree: %w", err)
+	}
+	defer unix.Close(tree)
+	if attrSet != 0 || attrClr != 0 {
+		aflags := unix.AT_EMPTY_PATH
+		if recursive {
+			aflags |= unix.AT_RECURSIVE
+		}
+		if err := unix.MountSetattr(tree, "", uint(aflags), &unix.MountAttr{Attr_set: attrSet, Attr_clr: attrClr}); err != nil {
+			return fmt.Errorf("mount_setattr: %w", err)
+		}
+	}
+	if err := unix.MoveMount(tree, "", dstFd, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("move_mount: %w", err)
+	}
+	return nil
+}
+
+func pivotRoot(rootfs string) error {
+	oldroot, err := unix.Open("/", unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open /: %w", err)
+	}
+	defer unix.Close(oldroot)
+	newroot, err := unix.Open(rootfs, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open rootfs: %w", err)
+	}
+	defer unix.Close(newroot)
+	if err := unix.Fchdir(newroot); err != nil {
+		return err
+	}
+	// pivot_root(".", ".") stacks the old root on top of the new one, so
+	// no directory for it is needed inside the rootfs.
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return fmt.Errorf("pivot_root: %w", err)
+	}
+	if err := unix.Fchdir(oldroot); err != nil {
+		return err
+	}
+	// Make the old root a slave before detaching it, so the unmount does
+	// not propagate to the host.
+	if err := unix.Mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("make old root rslave: %w", err)
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("detach old root: %w", err)
+	}
+	return os.Chdir("/")
+}
+
+// moveRoot is --no-pivot: move the rootfs over / and chroot into it.
+func moveRoot(rootfs string) error {
+	if err := os.Chdir(rootfs); err != nil {
+		return err
+	}
+	if err := unix.Mount(rootfs, "/", "", unix.MS_MOVE, ""); err != nil {
+		return fmt.Errorf("move rootfs to /: %w", err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("chroot: %w", err)
+	}
+	return os.Chdir("/")
+}
+
+// openNoMagic opens p (inside the container, after pivot_root) as an O_PATH
+// handle without following /proc magic links.
+func openNoMagic(p string) (int, error) {
+	return unix.Openat2(unix.AT_FDCWD, p, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_NO_MAGICLINKS,
+	})
+}
+
+// maskPath hides p: a directory under an empty read-only tmpfs, anything
+// else under /dev/null.
+func maskPath(p string) error {
+	fd, err := openNoMagic(p)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return mountEmptyTmpfs(fd)
+	}
+	null, err := openDevNull()
+	if err != nil {
+		return err
+	}
+	defer unix.Close(null)
+	return bindFd(null, fd, false, 0, 0)
+}
+
+// openDevNull opens the container's /dev/null and proves it is the real
+// null device: CVE-2025-31133 swapped it for a symlink to a host file,
+// which masking then exposed read-write.
+func openDevNull() (int, error) {
+	fd, err := unix.Openat2(unix.AT_FDCWD, "/dev/null", &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC | unix.O_NOFOLLOW,
+		Resolve: unix.RESOLVE_NO_SYMLINKS,
+	})
+	if err != nil {
+		return -1, fmt.Errorf("open /dev/null: %w", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) {
+		unix.Close(fd)
+		return -1, errors.New("/dev/null is not the null device (char 1:3)")
+	}
+	return fd, nil
+}
+
+func mountEmptyTmpfs(target int) error {
+	fsfd, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("fsopen tmpfs: %w", err)
+	}
+	defer unix.Close(fsfd)
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return fmt.Errorf("fsconfig tmpfs: %w", err)
+	}
+	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY)
+	if err != nil {
+		return fmt.Errorf("fsmount tmpfs: %w", err)
+	}
+	defer unix.Close(mfd)
+	return unix.MoveMount(mfd, "", target, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
+}
+
+// readonlyPath bind-mounts p read-only over itself.
+func readonlyPath(p string) error {
+	fd, err := openNoMagic(p)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return bindFd(fd, fd, true, unix.MOUNT_ATTR_RDONLY, 0)
+}
