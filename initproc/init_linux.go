@@ -40,7 +40,7 @@ func Main() {
 		_ = enc.Encode(Reply{Error: err.Error()})
 		os.Exit(1)
 	}
-	if err := enc.Encode(Reply{Ready: true, Warnings: exe.warnings}); err != nil {
+	if err := enc.Encode(Reply{Ready: true, Warnings: exe.warnings, Notes: exe.notes}); err != nil {
 		os.Exit(1)
 	}
 	var c Commit
@@ -64,6 +64,7 @@ type execution struct {
 	env      []string
 	procfs   *os.File // private procfs instance, or nil
 	warnings []string
+	notes    []string
 }
 
 func setup(cfg *Config) (*execution, error) {
@@ -89,6 +90,13 @@ func setup(cfg *Config) (*execution, error) {
 	if err := setupUTS(cfg, ns); err != nil {
 		return nil, err
 	}
+	if !cfg.NoNewKeyring {
+		// Without its own session keyring the container would share the
+		// caller's keys.
+		if _, err := unix.KeyctlJoinSessionKeyring("_ses." + cfg.ID); err != nil && !errors.Is(err, unix.ENOSYS) {
+			return nil, fmt.Errorf("join a new session keyring: %w", err)
+		}
+	}
 	if err := setRlimits(s.Process.Rlimits); err != nil {
 		return nil, err
 	}
@@ -97,11 +105,10 @@ func setup(cfg *Config) (*execution, error) {
 		return nil, err
 	}
 	exe.procfs = procfs
-	warnings, err := setupCredentials(s.Process)
+	exe.warnings, exe.notes, err = setupCredentials(s.Process)
 	if err != nil {
 		return nil, err
 	}
-	exe.warnings = warnings
 	if err := os.Chdir(s.Process.Cwd); err != nil {
 		return nil, fmt.Errorf("chdir to cwd (%q) set in config.json failed: %w", s.Process.Cwd, err)
 	}

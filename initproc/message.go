@@ -21,10 +21,14 @@ const (
 
 // Config is everything init needs; it is the only input init trusts.
 type Config struct {
+	ID      string      `json:"id"`
 	Spec    *specs.Spec `json:"spec"`
 	Bundle  string      `json:"bundle"`
 	Rootfs  string      `json:"rootfs"` // absolute, cleaned
 	NoPivot bool        `json:"noPivot,omitempty"`
+	// NoNewKeyring keeps the caller's session keyring instead of joining
+	// a fresh one named after the container.
+	NoNewKeyring bool `json:"noNewKeyring,omitempty"`
 	// Namespaces init was cloned into, as OCI type names; init decides
 	// from these whether to build a rootfs, set a hostname, and so on.
 	Namespaces []string `json:"namespaces"`
@@ -35,6 +39,7 @@ type Reply struct {
 	Ready    bool     `json:"ready,omitempty"`
 	Error    string   `json:"error,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`
+	Notes    []string `json:"notes,omitempty"` // debug-level details
 }
 
 // Commit tells init the container is recorded and it may wait for start.

@@ -69,7 +69,7 @@ func resolveExecutable(p *specs.Process) (*execution, error) {
 
 // setupCredentials switches to process.user and sets the capability sets.
 // All of it happens on the locked main thread, which is the one that execs.
-func setupCredentials(p *specs.Process) (warnings []string, err error) {
+func setupCredentials(p *specs.Process) (warnings, notes []string, err error) {
 	umask := uint32(0o022)
 	if p.User.Umask != nil {
 		umask = *p.User.Umask
@@ -84,10 +84,10 @@ func setupCredentials(p *specs.Process) (warnings []string, err error) {
 	}
 	caps, err := capability.NewPid2(0)
 	if err != nil {
-		return nil, fmt.Errorf("read capabilities: %w", err)
+		return nil, nil, fmt.Errorf("read capabilities: %w", err)
 	}
 	if err := caps.Load(); err != nil {
-		return nil, fmt.Errorf("read capabilities: %w", err)
+		return nil, nil, fmt.Errorf("read capabilities: %w", err)
 	}
 	sets := map[capability.CapType][]capability.Cap{}
 	for _, f := range []struct {
@@ -110,17 +110,17 @@ func setupCredentials(p *specs.Process) (warnings []string, err error) {
 	caps.Clear(capability.BOUNDING)
 	caps.Set(capability.BOUNDING, sets[capability.BOUNDING]...)
 	if err := caps.Apply(capability.BOUNDS); err != nil {
-		return nil, fmt.Errorf("process.capabilities.bounding: %w", err)
+		return nil, nil, fmt.Errorf("process.capabilities.bounding: %w", err)
 	}
 
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
-		return nil, fmt.Errorf("keep capabilities across setuid: %w", err)
+		return nil, nil, fmt.Errorf("keep capabilities across setuid: %w", err)
 	}
 	if err := switchUser(p.User); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	caps.Clear(capability.CAPS | capability.AMBIENT)
@@ -128,23 +128,24 @@ func setupCredentials(p *specs.Process) (warnings []string, err error) {
 	caps.Set(capability.PERMITTED, sets[capability.PERMITTED]...)
 	caps.Set(capability.INHERITABLE, sets[capability.INHERITABLE]...)
 	if err := caps.Apply(capability.CAPS); err != nil {
-		return nil, fmt.Errorf("process.capabilities: %w", err)
+		return nil, nil, fmt.Errorf("process.capabilities: %w", err)
 	}
 	// The kernel raises an ambient capability only if it is both permitted
-	// and inheritable; runc silently drops the others, rung says so.
+	// and inheritable; runc silently drops the others, rung notes it in
+	// the debug log.
 	if err := capability.ResetAmbient(); err != nil {
-		return nil, fmt.Errorf("process.capabilities.ambient: %w", err)
+		return nil, nil, fmt.Errorf("process.capabilities.ambient: %w", err)
 	}
 	for _, c := range sets[capability.AMBIENT] {
 		if !caps.Get(capability.PERMITTED, c) || !caps.Get(capability.INHERITABLE, c) {
-			warnings = append(warnings, fmt.Sprintf("process.capabilities.ambient: %s is not both permitted and inheritable, not raised", capName(c)))
+			notes = append(notes, fmt.Sprintf("process.capabilities.ambient: %s is not both permitted and inheritable, not raised", capName(c)))
 			continue
 		}
 		if err := capability.SetAmbient(true, c); err != nil {
-			return nil, fmt.Errorf("process.capabilities.ambient: raise %s: %w", capName(c), err)
+			return nil, nil, fmt.Errorf("process.capabilities.ambient: raise %s: %w", capName(c), err)
 		}
 	}
-	return warnings, nil
+	return warnings, notes, nil
 }
 
 // switchUser sets groups, gid and uid with raw syscalls: they change only

@@ -1,0 +1,138 @@
+// Command rung is an OCI container runtime, a drop-in for runc. Each
+// command lives in its own file and only parses flags and calls the
+// runtime package.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	goruntime "runtime"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
+	"github.com/urfave/cli"
+
+	"github.com/rungrt/rung/initproc"
+)
+
+// version is set by the build (-ldflags "-X main.version=...").
+var version = "0.1.0"
+
+const usage = `Open Container Initiative runtime with an isolation ladder
+
+rung builds containers from OCI bundles, as runc does, and reads every
+container's namespace set as a rung: none, standard, strict or quantum.`
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "init" {
+		initproc.Main() // never returns
+	}
+	app := cli.NewApp()
+	app.Name = "rung"
+	app.Usage = usage
+	app.Version = version
+	cli.VersionPrinter = func(c *cli.Context) {
+		fmt.Printf("rung version %s\nspec: %s\ngo: %s\n", version, specs.Version, goruntime.Version())
+	}
+	app.Flags = []cli.Flag{
+		cli.StringFlag{Name: "root", Value: "/run/rung", Usage: "root directory for storage of container state"},
+		cli.StringFlag{Name: "log", Usage: "log file (default: stderr)"},
+		cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
+		cli.StringFlag{Name: "log-level", Usage: "log level: debug, info, warn or error"},
+		cli.BoolFlag{Name: "debug", Usage: "enable debug logging"},
+		cli.BoolFlag{Name: "systemd-cgroup", Usage: "manage cgroups through systemd"},
+		cli.StringFlag{Name: "cgroup-manager", Usage: "cgroup manager: cgroupfs, systemd or disabled (as crun)"},
+		cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignore cgroup permission errors: true, false or auto"},
+	}
+	app.Commands = []cli.Command{
+		createCommand,
+		deleteCommand,
+		killCommand,
+		listCommand,
+		runCommand,
+		specCommand,
+		startCommand,
+		stateCommand,
+	}
+	app.Before = setupLogging
+	// Errors from flag parsing and unknown commands end like any other.
+	cli.ErrWriter = io.Discard
+	app.CommandNotFound = func(c *cli.Context, name string) {
+		fatal(fmt.Errorf("no such command: %s", name))
+	}
+	if err := app.Run(os.Args); err != nil {
+		fatal(err)
+	}
+}
+
+func setupLogging(c *cli.Context) error {
+	if c.GlobalBool("debug") {
+		logrus.SetLevel(logrus.DebugLevel)
+	}
+	if lv := c.GlobalString("log-level"); lv != "" {
+		level, err := logrus.ParseLevel(lv)
+		if err != nil {
+			return fmt.Errorf("--log-level: %w", err)
+		}
+		logrus.SetLevel(level)
+	}
+	if p := c.GlobalString("log"); p != "" {
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_SYNC, 0o644)
+		if err != nil {
+			return fmt.Errorf("--log: %w", err)
+		}
+		logrus.SetOutput(f)
+		logToFile = true
+	}
+	switch f := c.GlobalString("log-format"); f {
+	case "text":
+	case "json":
+		logrus.SetFormatter(new(logrus.JSONFormatter))
+	default:
+		return fmt.Errorf("--log-format: unknown format %q (want text or json)", f)
+	}
+	switch m := c.GlobalString("cgroup-manager"); {
+	case c.GlobalBool("systemd-cgroup") || m == "systemd":
+		return fmt.Errorf("systemd cgroup manager is not supported: use cgroupfs")
+	case m != "" && m != "cgroupfs" && m != "disabled":
+		return fmt.Errorf("--cgroup-manager: unknown manager %q", m)
+	}
+	return nil
+}
+
+var logToFile bool
+
+// fatal reports err the way runc does: through the log (so an engine
+// reading --log gets exactly one error object) and, when the log is a
+// file, once more as a plain line on stderr.
+func fatal(err error) {
+	logrus.Error(err)
+	if logToFile {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	os.Exit(1)
+}
+
+// containerID is the command's single ID argument.
+func containerID(c *cli.Context) (string, error) {
+	id := c.Args().First()
+	if id == "" {
+		return "", fmt.Errorf("%s: container id cannot be empty", c.Command.Name)
+	}
+	return id, nil
+}
+
+// checkArgs refuses extra or missing positional arguments.
+func checkArgs(c *cli.Context, min, max int) error {
+	n := c.NArg()
+	if n < min || (max >= 0 && n > max) {
+		want := fmt.Sprintf("%d", min)
+		if max != min {
+			want = fmt.Sprintf("%d to %d", min, max)
+		}
+		return fmt.Errorf("%s: %s requires %s argument(s), got %d: %s", c.App.Name, c.Command.Name, want, n, strings.Join(c.Args(), " "))
+	}
+	return nil
+}

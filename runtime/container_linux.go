@@ -1,0 +1,314 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Container is one container's state directory, loaded.
+type Container struct {
+	root string
+	dir  string
+	Rec  *Record
+}
+
+// Load reads a container's state. A state directory without a state file
+// is either a create still in progress (it holds the directory lock) or
+// the leftover of a create that was killed; both read as not existing,
+// and Delete removes the leftover.
+func Load(root, id string) (*Container, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	dir := stateDir(root, id)
+	rec, err := readRecord(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNotExist
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Container{root: root, dir: dir, Rec: rec}, nil
+}
+
+// Status derives the status from the live process: init alive with the
+// fifo present is created, alive without it running, gone stopped.
+func (c *Container) Status() Status {
+	if !alive(c.Rec.Pid, c.Rec.StartTime) {
+		return Stopped
+	}
+	if _, err := os.Lstat(filepath.Join(c.dir, fifoName)); err == nil {
+		return Created
+	}
+	return Running
+}
+
+// State is the OCI state of the container.
+func (c *Container) State() State {
+	st := c.Status()
+	pid := c.Rec.Pid
+	if st == Stopped {
+		pid = 0
+	}
+	iso := c.Rec.Isolation
+	return State{
+		Version:     ociVersion,
+		ID:          c.Rec.ID,
+		Pid:         pid,
+		Status:      st,
+		Bundle:      c.Rec.Bundle,
+		Rootfs:      c.Rec.Rootfs,
+		Created:     c.Rec.Created,
+		Annotations: c.Rec.Annotations,
+		Isolation:   &iso,
+	}
+}
+
+// Signal sends sig to the container's init, or with all to every process
+// of the container.
+func (c *Container) Signal(sig unix.Signal, all bool) error {
+	if st := c.Status(); st == Stopped {
+		return errNotRunning
+	}
+	if !all {
+		return signalProcess(c.Rec.Pid, c.Rec.StartTime, sig)
+	}
+	pids, err := c.processes()
+	if err != nil {
+		return err
+	}
+	// init last: when it dies in a pid namespace the kernel kills the rest
+	// with SIGKILL, which would hide whether sig itself reached them.
+	for _, p := range pids {
+		if p.pid == c.Rec.Pid {
+			continue
+		}
+		_ = signalProcess(p.pid, p.startTime, sig)
+	}
+	return signalProcess(c.Rec.Pid, c.Rec.StartTime, sig)
+}
+
+type proc struct {
+	pid       int
+	startTime uint64
+}
+
+// processes lists the container's processes. In its own pid namespace
+// that is every process sharing init's pid namespace; without one, init
+// and its descendants.
+func (c *Container) processes() ([]proc, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var initNS unix.Stat_t
+	if c.Rec.PidNS {
+		if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/pid", c.Rec.Pid), &initNS); err != nil {
+			return nil, fmt.Errorf("read container pid namespace: %w", err)
+		}
+	}
+	children := map[int][]proc{}
+	var out []proc
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		st, err := readProcStat(pid)
+		if err != nil {
+			continue
+		}
+		p := proc{pid, st.startTime}
+		if c.Rec.PidNS {
+			var ns unix.Stat_t
+			if unix.Stat(fmt.Sprintf("/proc/%d/ns/pid", pid), &ns) == nil && ns.Ino == initNS.Ino && ns.Dev == initNS.Dev {
+				out = append(out, p)
+			}
+			continue
+		}
+		children[st.ppid] = append(children[st.ppid], p)
+	}
+	if c.Rec.PidNS {
+		return out, nil
+	}
+	out = []proc{{c.Rec.Pid, c.Rec.StartTime}}
+	for i := 0; i < len(out); i++ {
+		out = append(out, children[out[i].pid]...)
+	}
+	return out, nil
+}
+
+// Start lets a created container's init exec the user process: opening
+// exec.fifo for reading releases init, which is blocked opening it for
+// writing.
+func (c *Container) Start() error {
+	switch st := c.Status(); st {
+	case Created:
+	case Stopped:
+		return errors.New("cannot start a container that has stopped")
+	default:
+		return fmt.Errorf("cannot start an already running container")
+	}
+	fifo := filepath.Join(c.dir, fifoName)
+	// Non-blocking open needs no writer; init's blocking open for writing
+	// then completes, and it writes one byte. Polling the fifo together with
+	// init's pidfd notices an init that died instead.
+	fd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("start container: open exec fifo: %w", err)
+	}
+	defer unix.Close(fd)
+	pidfd, err := openProcess(c.Rec.Pid, c.Rec.StartTime)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(pidfd)
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
+	for {
+		if _, err := unix.Poll(fds, -1); err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			return fmt.Errorf("start container: %w", err)
+		}
+		if fds[0].Revents&unix.POLLIN != 0 {
+			break
+		}
+		if fds[1].Revents != 0 {
+			return errors.New("cannot start a container that has stopped")
+		}
+	}
+	buf := make([]byte, 1)
+	if n, err := unix.Read(fd, buf); n != 1 || buf[0] != '0' {
+		return fmt.Errorf("start container: container init did not confirm start: %v", err)
+	}
+	if err := os.Remove(fifo); err != nil {
+		return fmt.Errorf("start container: remove exec fifo: %w", err)
+	}
+	return nil
+}
+
+// Delete removes the container. A created container is killed first, as
+// runc does; a running or paused one only with force.
+func (c *Container) Delete(force bool) error {
+	st := c.Status()
+	if st == Running && !force {
+		return fmt.Errorf("cannot delete container %s that is not stopped: %s", c.Rec.ID, st)
+	}
+	if st != Stopped {
+		if err := c.killAndWait(); err != nil {
+			return err
+		}
+	}
+	return removeStateDir(c.dir)
+}
+
+// killAndWait SIGKILLs every process of the container and waits for init.
+func (c *Container) killAndWait() error {
+	pidfd, err := openProcess(c.Rec.Pid, c.Rec.StartTime)
+	if errors.Is(err, errNotRunning) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(pidfd)
+	if err := c.Signal(unix.SIGKILL, true); err != nil && !errors.Is(err, errNotRunning) {
+		return err
+	}
+	return waitGone(pidfd, 10000)
+}
+
+func removeStateDir(dir string) error {
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove state directory: %w", err)
+	}
+	return nil
+}
+
+// DeleteLeftover removes a state directory that has no state file and no
+// create holding its lock: what a create killed half-way leaves.
+func DeleteLeftover(root, id string) error {
+	if err := ValidateID(id); err != nil {
+		return err
+	}
+	dir := stateDir(root, id)
+	lock, err := lockDir(dir, false)
+	if errors.Is(err, os.ErrNotExist) {
+		return ErrNotExist
+	}
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if _, err := os.Stat(filepath.Join(dir, stateFile)); err == nil {
+		return errors.New("state file appeared while deleting")
+	}
+	return removeStateDir(dir)
+}
+
+// lockDir takes the create lock on a state directory.
+func lockDir(dir string, wait bool) (*os.File, error) {
+	f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	how := unix.LOCK_EX
+	if !wait {
+		how |= unix.LOCK_NB
+	}
+	if err := unix.Flock(int(f.Fd()), how); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, errors.New("container is being created")
+		}
+		return nil, fmt.Errorf("lock state directory: %w", err)
+	}
+	return f, nil
+}
+
+// List loads every container under root, sorted by ID. Leftovers of a
+// killed create are skipped.
+func List(root string) ([]*Container, error) {
+	entries, err := os.ReadDir(root)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []*Container
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		c, err := Load(root, e.Name())
+		if err != nil {
+			continue
+		}
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Rec.ID < out[j].Rec.ID })
+	return out, nil
+}
+
+// Owner is the name of the user owning the state directory, as `list` shows.
+func (c *Container) Owner() string {
+	fi, err := os.Stat(c.dir)
+	if err != nil {
+		return ""
+	}
+	uid := fi.Sys().(*syscall.Stat_t).Uid
+	if u, err := user.LookupId(strconv.Itoa(int(uid))); err == nil {
+		return u.Username
+	}
+	return fmt.Sprintf("#%d", uid)
+}

@@ -1,0 +1,237 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	goruntime "runtime"
+	"strconv"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"github.com/rungrt/rung/initproc"
+	"github.com/rungrt/rung/libns"
+	"github.com/rungrt/rung/spec"
+)
+
+// CreateOptions are the inputs of `rung create` and `rung run`.
+type CreateOptions struct {
+	Root    string
+	ID      string
+	Bundle  string
+	PidFile string
+	NoPivot bool
+	// NoNewKeyring keeps the caller's session keyring in the container.
+	NoNewKeyring bool
+	// MinRung, when set, refuses a config whose isolation reads below it.
+	MinRung *libns.Rung
+}
+
+// CreatedContainer is a container whose init is waiting for start. Its Cmd is set
+// for the process that created it, which can wait for the container to exit.
+type CreatedContainer struct {
+	*Container
+	Cmd *exec.Cmd
+}
+
+// Create sets up a container up to the point where only the user process'
+// exec is left, and records it. On any error it leaves nothing: no
+// process, no state directory.
+func Create(o CreateOptions) (_ *CreatedContainer, err error) {
+	if err := ValidateID(o.ID); err != nil {
+		return nil, err
+	}
+	bundle, err := filepath.Abs(o.Bundle)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(bundle); err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("bundle %s is not a directory", bundle)
+	}
+	s, err := spec.Load(bundle)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := spec.Validate(s, bundle)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range plan.Warnings {
+		logrus.Warn(w)
+	}
+	if o.MinRung != nil {
+		if err := libns.RequireRung(plan.Create, *o.MinRung); err != nil {
+			return nil, err
+		}
+	}
+
+	if err := os.MkdirAll(o.Root, 0o700); err != nil {
+		return nil, fmt.Errorf("create state root: %w", err)
+	}
+	dir := stateDir(o.Root, o.ID)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("container with id exists: %s", o.ID)
+		}
+		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	lock, err := lockDir(dir, true)
+	if err != nil {
+		os.Remove(dir)
+		return nil, err
+	}
+	defer lock.Close()
+	var cmd *exec.Cmd
+	defer func() {
+		if err != nil {
+			if cmd != nil && cmd.Process != nil {
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+			}
+			os.RemoveAll(dir)
+		}
+	}()
+
+	cmd, sync, err := startInit(s, plan, o, bundle, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer sync.Close()
+	var reply initproc.Reply
+	if err := json.NewDecoder(sync).Decode(&reply); err != nil {
+		return nil, fmt.Errorf("unable to start container process: init exited before it was ready")
+	}
+	if reply.Error != "" {
+		return nil, fmt.Errorf("unable to start container process: %s", reply.Error)
+	}
+	for _, w := range reply.Warnings {
+		logrus.Warn(w)
+	}
+	for _, n := range reply.Notes {
+		logrus.Debug(n)
+	}
+	pid := cmd.Process.Pid
+	// Proof, not promise: each namespace the plan created must differ from
+	// the runtime's own before the container is recorded.
+	if err := libns.VerifyNew(pid, plan.Create); err != nil {
+		return nil, err
+	}
+	st, err := readProcStat(pid)
+	if err != nil {
+		return nil, fmt.Errorf("read init process: %w", err)
+	}
+	rec := &Record{
+		ID:          o.ID,
+		Pid:         pid,
+		StartTime:   st.startTime,
+		Bundle:      bundle,
+		Rootfs:      spec.RootfsPath(s, bundle),
+		Created:     time.Now().UTC(),
+		Annotations: s.Annotations,
+		Isolation: Isolation{
+			Rung:       plan.Reading.Rung.String(),
+			Namespaces: plan.Create.Names(),
+			Extras:     plan.Reading.Extras.Names(),
+			Verified:   true,
+		},
+		PidNS: plan.Create.Has(libns.PID),
+	}
+	if err := writeRecord(dir, rec); err != nil {
+		return nil, err
+	}
+	if o.PidFile != "" {
+		if err := writeFileAtomic(o.PidFile, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+			return nil, fmt.Errorf("write pid file: %w", err)
+		}
+	}
+	if err := json.NewEncoder(sync).Encode(initproc.Commit{Commit: true}); err != nil {
+		return nil, fmt.Errorf("release init: %w", err)
+	}
+	return &CreatedContainer{Container: &Container{root: o.Root, dir: dir, Rec: rec}, Cmd: cmd}, nil
+}
+
+// startInit re-execs rung as `rung init` inside the planned namespaces
+// and sends it its config. It returns the runtime's end of the sync socket.
+func startInit(s *specs.Spec, plan spec.Plan, o CreateOptions, bundle, dir string) (*exec.Cmd, *os.File, error) {
+	fifo := filepath.Join(dir, fifoName)
+	// 0622: init writes to it after switching to the container's user.
+	if err := unix.Mkfifo(fifo, 0o622); err != nil {
+		return nil, nil, fmt.Errorf("create exec fifo: %w", err)
+	}
+	if err := os.Chmod(fifo, 0o622); err != nil {
+		return nil, nil, err
+	}
+	fifoFd, err := os.OpenFile(fifo, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open exec fifo: %w", err)
+	}
+	defer fifoFd.Close()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create sync socket: %w", err)
+	}
+	parent := os.NewFile(uintptr(fds[0]), "sync-parent")
+	child := os.NewFile(uintptr(fds[1]), "sync-child")
+	defer child.Close()
+	exe, err := sealedExe()
+	if err != nil {
+		parent.Close()
+		return nil, nil, err
+	}
+	defer exe.Close()
+
+	attr := &syscall.SysProcAttr{Cloneflags: plan.Create.CloneFlags()}
+	if plan.Create.Has(libns.User) {
+		attr.UidMappings = idMaps(s.Linux.UIDMappings)
+		attr.GidMappings = idMaps(s.Linux.GIDMappings)
+		attr.GidMappingsEnableSetgroups = true
+	}
+	cmd := &exec.Cmd{
+		Path:        fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
+		Args:        []string{"rung", "init"},
+		Env:         []string{},
+		Dir:         bundle,
+		Stdin:       os.Stdin,
+		Stdout:      os.Stdout,
+		Stderr:      os.Stderr,
+		ExtraFiles:  []*os.File{child, fifoFd}, // fds 3 and 4, as initproc expects
+		SysProcAttr: attr,
+	}
+	// The clone happens on this thread; keep it from being reused mid-way.
+	goruntime.LockOSThread()
+	err = cmd.Start()
+	goruntime.UnlockOSThread()
+	if err != nil {
+		parent.Close()
+		return nil, nil, fmt.Errorf("start container init: %w", err)
+	}
+	names := plan.Create.Names()
+	cfg := initproc.Config{
+		ID: o.ID, Spec: s, Bundle: bundle, Rootfs: spec.RootfsPath(s, bundle),
+		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, Namespaces: names,
+	}
+	if err := json.NewEncoder(parent).Encode(&cfg); err != nil {
+		parent.Close()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, nil, fmt.Errorf("send config to init: %w", err)
+	}
+	return cmd, parent, nil
+}
+
+func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
+	out := make([]syscall.SysProcIDMap, len(m))
+	for i, e := range m {
+		out[i] = syscall.SysProcIDMap{ContainerID: int(e.ContainerID), HostID: int(e.HostID), Size: int(e.Size)}
+	}
+	return out
+}

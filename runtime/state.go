@@ -1,0 +1,138 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+const (
+	stateFile = "state.json"
+	fifoName  = "exec.fifo"
+)
+
+// Status is the OCI container status.
+type Status string
+
+// The statuses of the runtime spec.
+const (
+	Creating Status = "creating"
+	Created  Status = "created"
+	Running  Status = "running"
+	Paused   Status = "paused"
+	Stopped  Status = "stopped"
+)
+
+// Isolation is rung's reading of a container on the isolation ladder.
+type Isolation struct {
+	Rung       string   `json:"rung"`
+	Namespaces []string `json:"namespaces"`
+	Extras     []string `json:"extras"`
+	Verified   bool     `json:"verified"`
+}
+
+// Record is what state.json holds: enough to find and identify the
+// container's init and to tear the container down.
+type Record struct {
+	ID          string            `json:"id"`
+	Pid         int               `json:"pid"`
+	StartTime   uint64            `json:"startTime"` // of pid, against pid reuse
+	Bundle      string            `json:"bundle"`
+	Rootfs      string            `json:"rootfs"`
+	Created     time.Time         `json:"created"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Isolation   Isolation         `json:"isolation"`
+	// PidNS is set when the container has its own pid namespace: killing
+	// its init then ends every process in it.
+	PidNS bool `json:"pidNamespace"`
+}
+
+// State is the `rung state` output: the OCI state plus rung's isolation.
+type State struct {
+	Version     string            `json:"ociVersion"`
+	ID          string            `json:"id"`
+	Pid         int               `json:"pid"`
+	Status      Status            `json:"status"`
+	Bundle      string            `json:"bundle"`
+	Rootfs      string            `json:"rootfs"`
+	Created     time.Time         `json:"created"`
+	Owner       string            `json:"owner"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Isolation   *Isolation        `json:"isolation,omitempty"`
+}
+
+// ErrNotExist is the text engines match on for a missing container.
+var ErrNotExist = errors.New("container does not exist")
+
+func stateDir(root, id string) string { return filepath.Join(root, id) }
+
+// writeRecord replaces state.json atomically: a reader sees the old file
+// or the new one, never a torn write.
+func writeRecord(dir string, r *Record) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, ".state-*")
+	if err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write state: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, stateFile)); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	return nil
+}
+
+func readRecord(dir string) (*Record, error) {
+	data, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if err != nil {
+		return nil, err
+	}
+	var r Record
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("corrupt state file %s: %w", filepath.Join(dir, stateFile), err)
+	}
+	return &r, nil
+}
+
+// writeFileAtomic writes data to path through a temporary file in the
+// same directory, as engines expect of --pid-file.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// ociVersion is the runtime-spec version rung implements.
+var ociVersion = specs.Version

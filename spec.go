@@ -1,0 +1,53 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/urfave/cli"
+
+	"github.com/rungrt/rung/libns"
+	"github.com/rungrt/rung/spec"
+)
+
+var specCommand = cli.Command{
+	Name:  "spec",
+	Usage: "write a default config.json into the bundle",
+	Flags: []cli.Flag{
+		cli.StringFlag{Name: "bundle, b", Value: ".", Usage: "bundle directory to write config.json to"},
+		cli.StringFlag{Name: "isolation", Value: "strict", Usage: "namespace set: none, standard, strict or quantum"},
+		cli.BoolFlag{Name: "rootless", Usage: "a config for a rootless container"},
+	},
+	Action: func(c *cli.Context) error {
+		if err := checkArgs(c, 0, 0); err != nil {
+			return err
+		}
+		if c.Bool("rootless") {
+			return errors.New("--rootless: rootless containers are not supported yet")
+		}
+		r, err := libns.ParseRung(c.String("isolation"))
+		if err != nil {
+			return fmt.Errorf("--isolation: %w", err)
+		}
+		path := filepath.Join(c.String("bundle"), spec.ConfigName)
+		data, err := json.MarshalIndent(spec.Template(r), "", "\t")
+		if err != nil {
+			return err
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("File %s exists. Remove it first", spec.ConfigName)
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := f.Write(data); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	},
+}
