@@ -13,6 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli"
+	"golang.org/x/sys/unix"
 
 	"github.com/rungrt/rung/initproc"
 )
@@ -28,6 +29,12 @@ container's namespace set as a rung: none, standard, strict or quantum.`
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		initproc.Main() // never returns
+	}
+	// CVE-2024-21626: an fd the caller leaked to rung (a host directory,
+	// say) must never reach a container. Nothing above stdio is ours to
+	// pass on until --preserve-fds lands, so all of it is close-on-exec.
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		fatal(fmt.Errorf("mark inherited fds close-on-exec: %w", err))
 	}
 	app := cli.NewApp()
 	app.Name = "rung"

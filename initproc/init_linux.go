@@ -28,6 +28,11 @@ func init() {
 // exits non-zero. Errors before readiness go to the runtime over the sync
 // socket; errors after it (the exec itself) go to the container's stderr.
 func Main() {
+	// CVE-2016-9962: while init holds runtime fds, no container process
+	// may ptrace it or read /proc/1/fd. exec of the user process resets it.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		os.Exit(1)
+	}
 	sync := os.NewFile(SyncFd, "sync")
 	dec := json.NewDecoder(sync)
 	enc := json.NewEncoder(sync)

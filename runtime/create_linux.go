@@ -198,7 +198,9 @@ func startInit(s *specs.Spec, plan spec.Plan, o CreateOptions, bundle, dir strin
 	cmd := &exec.Cmd{
 		Path:        fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
 		Args:        []string{"rung", "init"},
-		Env:         []string{},
+		// Go 1.25+ would otherwise open the host's cgroup cpu files at
+		// start-up and keep them open in init, inside the container.
+		Env:         []string{"GODEBUG=containermaxprocs=0,updatemaxprocs=0"},
 		Dir:         bundle,
 		Stdin:       os.Stdin,
 		Stdout:      os.Stdout,

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// The operations in report order. The RSS ones are KiB, the rest ms.
+const (
+	opRun       = "run"
+	opCreate    = "create"
+	opStart     = "start"
+	opState     = "state"
+	opKill      = "kill"
+	opDelete    = "delete"
+	opCreateRSS = "create-peak-RSS"
+	opStateRSS  = "state-peak-RSS"
+)
+
+var ops = []string{opRun, opCreate, opStart, opState, opKill, opDelete, opCreateRSS, opStateRSS}
+
+func isRSS(op string) bool { return op == opCreateRSS || op == opStateRSS }
+
+type bench struct {
+	bundles  bundles
+	runtimes []*runtime
+	samples  map[string]map[string][]float64 // runtime -> op -> values
+	failures []string
+	notes    []string
+}
+
+// loop runs the warm-up and measured iterations. Within an iteration the
+// runtimes take turns, so that a noisy moment on the machine lands on all
+// of them alike instead of on one runtime's whole series.
+func (b *bench) loop(ctx context.Context, warmup, n int) {
+	for i := 0; i < warmup+n; i++ {
+		measured := i >= warmup
+		tag := fmt.Sprintf("w%d", i+1) // warm-up IDs never clash with measured ones
+		if measured {
+			tag = fmt.Sprint(i - warmup + 1)
+		}
+		for _, rt := range b.runtimes {
+			if ctx.Err() != nil {
+				b.notes = append(b.notes, fmt.Sprintf("interrupted before iteration %s", tag))
+				return
+			}
+			if rt.broken == "" {
+				b.iteration(rt, tag, measured)
+			}
+		}
+	}
+}
+
+// iteration is one `run` and one lifecycle cycle. Failures are recorded
+// and the iteration goes on where it can.
+func (b *bench) iteration(rt *runtime, tag string, measured bool) {
+	rec := func(op string, v float64) {
+		if measured {
+			b.record(rt.name, op, v)
+		}
+	}
+	fail := func(err error) {
+		b.failures = append(b.failures, fmt.Sprintf("%s iteration %s: %v", rt.name, tag, err))
+	}
+
+	runID := "run-" + tag
+	if res := rt.exec("run", "--bundle", b.bundles.run, runID); res.err != nil {
+		fail(res.err)
+		rt.forceDelete(runID)
+	} else {
+		rec(opRun, ms(res.wall))
+	}
+
+	cycleID := "cycle-" + tag
+	if err := b.cycle(rt, cycleID, rec); err != nil {
+		fail(err)
+		rt.forceDelete(cycleID)
+	}
+}
+
+// cycle takes one container through create, start, state, kill and
+// delete, timing each command on its own. The wait for the container to
+// stop after the kill is not timed: it measures the kernel, not the
+// runtime.
+func (b *bench) cycle(rt *runtime, id string, rec func(string, float64)) error {
+	res := rt.exec("create", "--bundle", b.bundles.cycle, id)
+	if res.err != nil {
+		return res.err
+	}
+	rec(opCreate, ms(res.wall))
+	b.recordRSS(rt, opCreateRSS, res, rec)
+
+	if res = rt.exec("start", id); res.err != nil {
+		return res.err
+	}
+	rec(opStart, ms(res.wall))
+
+	res, status := rt.status(id)
+	if res.err != nil {
+		return res.err
+	}
+	rec(opState, ms(res.wall))
+	b.recordRSS(rt, opStateRSS, res, rec)
+	if status != "running" {
+		return fmt.Errorf("%s state %s after start: status %q, want running", rt.name, id, status)
+	}
+
+	if res = rt.exec("kill", id, "KILL"); res.err != nil {
+		return res.err
+	}
+	rec(opKill, ms(res.wall))
+
+	if err := rt.waitStopped(id); err != nil {
+		return err
+	}
+
+	if res = rt.exec("delete", id); res.err != nil {
+		return res.err
+	}
+	rec(opDelete, ms(res.wall))
+	return nil
+}
+
+// recordRSS records a peak RSS, or as a failure why there is none; the
+// command itself succeeded, so the cycle goes on either way.
+func (b *bench) recordRSS(rt *runtime, op string, res result, rec func(string, float64)) {
+	if res.rssErr != nil {
+		b.failures = append(b.failures, fmt.Sprintf("%s %s: %v", rt.name, op, res.rssErr))
+		return
+	}
+	rec(op, float64(res.maxRSS))
+}
+
+func (b *bench) record(runtime, op string, v float64) {
+	if b.samples[runtime] == nil {
+		b.samples[runtime] = map[string][]float64{}
+	}
+	b.samples[runtime][op] = append(b.samples[runtime][op], v)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
