@@ -23,15 +23,15 @@ var runCommand = cli.Command{
 		}
 		o, err := createOptions(c)
 		if err != nil {
-			return err
+			return fmt.Errorf("rung run failed: %w", err)
 		}
 		ct, err := runtime.Create(o)
 		if err != nil {
-			return err
+			return fmt.Errorf("rung run failed: %w", err)
 		}
 		if err := ct.Start(); err != nil {
 			_ = ct.Delete(true)
-			return err
+			return fmt.Errorf("rung run failed: %w", err)
 		}
 		if c.Bool("detach") {
 			return nil

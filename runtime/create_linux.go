@@ -194,6 +194,10 @@ func startInit(s *specs.Spec, plan spec.Plan, o CreateOptions, bundle, dir strin
 		attr.UidMappings = idMaps(s.Linux.UIDMappings)
 		attr.GidMappings = idMaps(s.Linux.GIDMappings)
 		attr.GidMappingsEnableSetgroups = true
+		// The child keeps the host's uid 0 across clone, which the new
+		// namespace does not map; exec would then drop every capability.
+		// Becoming the namespace's root first keeps init privileged there.
+		attr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
 	cmd := &exec.Cmd{
 		Path:        fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),

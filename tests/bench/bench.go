@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -49,6 +50,22 @@ func (b *bench) loop(ctx context.Context, warmup, n int) {
 				b.iteration(rt, tag, measured)
 			}
 		}
+	}
+}
+
+// preflight reads the version and does one `run`, and marks the runtime
+// broken if either fails, so that one runtime that cannot work here
+// (crun on a hybrid cgroup layout, say) does not stop the others.
+func (b *bench) preflight(rt *runtime) {
+	res := rt.run(rt.bin, "--version")
+	if res.err != nil {
+		rt.broken = res.err.Error()
+		return
+	}
+	rt.version, _, _ = strings.Cut(strings.TrimSpace(res.stdout), "\n")
+	if res := rt.exec("run", "--bundle", b.bundles.run, "preflight"); res.err != nil {
+		rt.broken = res.err.Error()
+		rt.forceDelete("preflight")
 	}
 }
 

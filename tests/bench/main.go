@@ -8,9 +8,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -41,16 +43,21 @@ func main() {
 	if err != nil {
 		fatalf("bench: %v", err)
 	}
-	code := benchmark(ctx, work, *rungBin, *runcBin, *crunBin, *n, *warmup)
+	// The report is printed only after the cleanup, so that a reader that
+	// goes away early (| head) cannot kill this program with SIGPIPE
+	// before the temp dir is gone.
+	var report bytes.Buffer
+	code := benchmark(ctx, &report, work, *rungBin, *runcBin, *crunBin, *n, *warmup)
 	if err := os.RemoveAll(work); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: remove %s: %v\n", work, err)
 	}
+	os.Stdout.Write(report.Bytes())
 	os.Exit(code)
 }
 
 // benchmark does everything that needs the work dir, so that main can
 // remove it on every path. It returns the exit code.
-func benchmark(ctx context.Context, work, rungBin, runcBin, crunBin string, n, warmup int) int {
+func benchmark(ctx context.Context, out io.Writer, work, rungBin, runcBin, crunBin string, n, warmup int) int {
 	if err := os.Chmod(work, 0o755); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
@@ -94,7 +101,7 @@ func benchmark(ctx context.Context, work, rungBin, runcBin, crunBin string, n, w
 	for _, rt := range b.runtimes {
 		rt.sweep()
 	}
-	b.report(os.Stdout, n, warmup)
+	b.report(out, n, warmup)
 	return 0
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -46,14 +47,15 @@ type result struct {
 	err    error // with the command's stderr in it
 }
 
-// exec runs the runtime with its --root and args. stdout and stderr go to
-// files, not pipes: a container started by create or run inherits them,
-// and with a pipe Wait would last as long as the container does. The
-// timed span is from fork to reap, the wall time of the whole command.
+// exec runs the runtime with its private --root before args.
 func (rt *runtime) exec(args ...string) result {
 	return rt.run(rt.bin, append([]string{"--root", rt.root}, args...)...)
 }
 
+// run runs one command and measures it. The timed span is from fork to
+// reap, the wall time of the whole command. stdout and stderr go to files,
+// not pipes: a container started by create or run inherits them, and with
+// a pipe Wait would last as long as the container does.
 func (r *runner) run(bin string, args ...string) result {
 	stdout, err := os.CreateTemp(r.work, "out-")
 	if err != nil {
@@ -95,21 +97,21 @@ func (r *runner) run(bin string, args ...string) result {
 // peakRSS is the finished command's peak RSS in KiB: from its taskstats
 // exit records if there are any (see rss.go), else from ru_maxrss.
 func (r *runner) peakRSS(cmd *exec.Cmd) (int64, error) {
-	if r.rss != nil {
-		kib, found, err := r.rss.drain()
-		if err == nil && !found {
-			err = fmt.Errorf("no taskstats exit record for pid %d", cmd.Process.Pid)
-		}
-		return kib, err
-	}
 	if cmd.ProcessState == nil {
-		return 0, fmt.Errorf("not started")
+		return 0, errors.New("the command did not run")
 	}
-	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return 0, fmt.Errorf("no rusage")
+	if r.rss == nil {
+		ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		if !ok {
+			return 0, errors.New("no rusage")
+		}
+		return ru.Maxrss, nil // Linux reports KiB
 	}
-	return ru.Maxrss, nil // Linux reports KiB
+	kib, found, err := r.rss.drain()
+	if err == nil && !found {
+		err = fmt.Errorf("no taskstats exit record for pid %d", cmd.Process.Pid)
+	}
+	return kib, err
 }
 
 func closeRemove(f *os.File) {
@@ -124,22 +126,6 @@ func oneLine(s string) string {
 		s = s[:400] + "..."
 	}
 	return s
-}
-
-// preflight reads the version and does one `run`, and marks the runtime
-// broken if either fails, so that one runtime that cannot work here
-// (crun on a hybrid cgroup layout, say) does not stop the others.
-func (b *bench) preflight(rt *runtime) {
-	res := rt.run(rt.bin, "--version")
-	if res.err != nil {
-		rt.broken = res.err.Error()
-		return
-	}
-	rt.version, _, _ = strings.Cut(strings.TrimSpace(res.stdout), "\n")
-	if res := rt.exec("run", "--bundle", b.bundles.run, "preflight"); res.err != nil {
-		rt.broken = res.err.Error()
-		rt.forceDelete("preflight")
-	}
 }
 
 // status is the container's status from `state`.
