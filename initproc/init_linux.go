@@ -89,6 +89,10 @@ func setup(cfg *Config) (*execution, error) {
 	// procfs view; used later to reopen exec.fifo without trusting the
 	// container's /proc (which may be absent or fake).
 	procfs := openPrivateProcfs()
+	caps, err := loadCapabilities()
+	if err != nil {
+		return nil, err
+	}
 	if err := setupRootfs(cfg, ns); err != nil {
 		return nil, err
 	}
@@ -110,7 +114,7 @@ func setup(cfg *Config) (*execution, error) {
 		return nil, err
 	}
 	exe.procfs = procfs
-	exe.warnings, exe.notes, err = setupCredentials(s.Process)
+	exe.warnings, exe.notes, err = setupCredentials(s.Process, caps)
 	if err != nil {
 		return nil, err
 	}

@@ -69,7 +69,21 @@ func resolveExecutable(p *specs.Process) (*execution, error) {
 
 // setupCredentials switches to process.user and sets the capability sets.
 // All of it happens on the locked main thread, which is the one that execs.
-func setupCredentials(p *specs.Process) (warnings, notes []string, err error) {
+// loadCapabilities reads init's capability state. It runs before the rootfs
+// is entered: the library reads /proc/self/status, which a container
+// without /proc lacks.
+func loadCapabilities() (capability.Capabilities, error) {
+	caps, err := capability.NewPid2(0)
+	if err != nil {
+		return nil, fmt.Errorf("read capabilities: %w", err)
+	}
+	if err := caps.Load(); err != nil {
+		return nil, fmt.Errorf("read capabilities: %w", err)
+	}
+	return caps, nil
+}
+
+func setupCredentials(p *specs.Process, caps capability.Capabilities) (warnings, notes []string, err error) {
 	umask := uint32(0o022)
 	if p.User.Umask != nil {
 		umask = *p.User.Umask
@@ -81,13 +95,6 @@ func setupCredentials(p *specs.Process) (warnings, notes []string, err error) {
 		// No capabilities field: the container gets none, rather than the
 		// runtime's full set.
 		want = &specs.LinuxCapabilities{}
-	}
-	caps, err := capability.NewPid2(0)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read capabilities: %w", err)
-	}
-	if err := caps.Load(); err != nil {
-		return nil, nil, fmt.Errorf("read capabilities: %w", err)
 	}
 	sets := map[capability.CapType][]capability.Cap{}
 	for _, f := range []struct {

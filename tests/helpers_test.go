@@ -288,6 +288,8 @@ func (e *env) probe(rung string, edit func(s *specs.Spec)) probeReport {
 	e.t.Helper()
 	b := e.bundle("probe", rung, func(s *specs.Spec) {
 		s.Process.Args = []string{"/bin/probe"}
+		// Keep the probe's Go runtime from opening cgroup files of its own.
+		s.Process.Env = append(s.Process.Env, "GODEBUG=containermaxprocs=0,updatemaxprocs=0")
 		if edit != nil {
 			edit(s)
 		}
@@ -401,4 +403,17 @@ func waitLines(t *testing.T, p string, n int) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// hasSysResource reports whether the test runs with CAP_SYS_RESOURCE
+// (bit 24), which lets any rlimit be raised.
+func hasSysResource() bool {
+	data, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			n, _ := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			return n&(1<<24) != 0
+		}
+	}
+	return false
 }
