@@ -44,17 +44,19 @@ func TestEachKindAlone(t *testing.T) {
 			p := e.probe("standard", func(s *specs.Spec) {
 				s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: kind})
 				if kind == specs.UserNamespace {
-					// procfs, mqueue and sysfs can only be mounted by a user
-					// namespace that owns the pid, ipc and net namespaces.
-					s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.PIDNamespace},
-						specs.LinuxNamespace{Type: specs.IPCNamespace}, specs.LinuxNamespace{Type: specs.NetworkNamespace})
+					// proc, mqueue, sysfs and cgroup can only be mounted by a
+					// user namespace that owns the pid, ipc, net and cgroup
+					// namespaces: the kernel's rule, runc's too.
+					for _, k := range []specs.LinuxNamespaceType{specs.PIDNamespace, specs.IPCNamespace, specs.NetworkNamespace, specs.CgroupNamespace} {
+						s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: k})
+					}
 					s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}
 					s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}
 				}
 			})
 			want := map[string]bool{"mnt": true, procName(kind): true}
 			if kind == specs.UserNamespace {
-				want["pid"], want["ipc"], want["net"] = true, true, true
+				want["pid"], want["ipc"], want["net"], want["cgroup"] = true, true, true, true
 			}
 			for ns, h := range host {
 				if isNew := p.Namespaces[ns] != h; isNew != want[ns] {
