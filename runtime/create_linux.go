@@ -200,8 +200,8 @@ func startInit(s *specs.Spec, plan spec.Plan, o CreateOptions, bundle, dir strin
 		attr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
 	cmd := &exec.Cmd{
-		Path:        fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
-		Args:        []string{"rung", "init"},
+		Path: fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
+		Args: []string{"rung", "init"},
 		// Go 1.25+ would otherwise open the host's cgroup cpu files at
 		// start-up and keep them open in init, inside the container.
 		Env:         []string{"GODEBUG=containermaxprocs=0,updatemaxprocs=0"},
