@@ -86,6 +86,12 @@ func setup(cfg *Config) (*execution, error) {
 		}
 		ns = ns.Add(k)
 	}
+	if ns.Has(libns.Cgroup) {
+		// Per thread: this is the thread that mounts cgroupfs and execs.
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return nil, fmt.Errorf("create cgroup namespace: %w", err)
+		}
+	}
 	// Opened before pivot_root while this process still owns a fresh
 	// procfs view; used later to reopen exec.fifo without trusting the
 	// container's /proc (which may be absent or fake).

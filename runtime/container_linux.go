@@ -101,10 +101,23 @@ type proc struct {
 	startTime uint64
 }
 
-// processes lists the container's processes. In its own pid namespace
-// that is every process sharing init's pid namespace; without one, init
-// and its descendants.
+// processes lists the container's processes: those in its cgroup; for a
+// container recorded without one, in its own pid namespace every process
+// sharing init's pid namespace, and otherwise init and its descendants.
 func (c *Container) processes() ([]proc, error) {
+	if len(c.Rec.CgroupPaths) > 0 {
+		pids, err := c.cgroupPids()
+		if err != nil {
+			return nil, err
+		}
+		var out []proc
+		for _, pid := range pids {
+			if st, err := readProcStat(pid); err == nil {
+				out = append(out, proc{pid, st.startTime})
+			}
+		}
+		return out, nil
+	}
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, err
@@ -207,6 +220,9 @@ func (c *Container) Delete(force bool) error {
 		if err := c.killAndWait(); err != nil {
 			return err
 		}
+	}
+	if err := c.destroyCgroup(); err != nil {
+		return err
 	}
 	return removeStateDir(c.dir)
 }

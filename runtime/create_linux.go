@@ -101,11 +101,32 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		}
 	}()
 
+	cgConf, err := cgroupConfig(s, o.ID)
+	if err != nil {
+		return nil, err
+	}
 	cmd, sync, err := startInit(s, plan, o, bundle, dir)
 	if err != nil {
 		return nil, err
 	}
 	defer sync.Close()
+	// init waits for its config: put it in its cgroup before it can fork.
+	cg, err := newCgroup(cgConf, cmd.Process.Pid)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			if cmd.Process != nil {
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+			}
+			_ = cg.Destroy()
+		}
+	}()
+	if err := sendConfig(sync, s, plan, o, bundle); err != nil {
+		return nil, err
+	}
 	var reply initproc.Reply
 	if err := json.NewDecoder(sync).Decode(&reply); err != nil {
 		return nil, fmt.Errorf("unable to start container process: init exited before it was ready")
@@ -143,7 +164,8 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 			Extras:     plan.Reading.Extras.Names(),
 			Verified:   true,
 		},
-		PidNS: plan.Create.Has(libns.PID),
+		PidNS:       plan.Create.Has(libns.PID),
+		CgroupPaths: cg.GetPaths(),
 	}
 	if err := writeRecord(dir, rec); err != nil {
 		return nil, err
@@ -189,7 +211,10 @@ func startInit(s *specs.Spec, plan spec.Plan, o CreateOptions, bundle, dir strin
 	}
 	defer exe.Close()
 
-	attr := &syscall.SysProcAttr{Cloneflags: plan.Create.CloneFlags()}
+	// The cgroup namespace is left out of the clone: init unshares it once
+	// the runtime has moved it into the container's cgroup, so that cgroup,
+	// not the caller's, is the namespace's root.
+	attr := &syscall.SysProcAttr{Cloneflags: plan.Create.Minus(libns.NewSet(libns.Cgroup)).CloneFlags()}
 	if plan.Create.Has(libns.User) {
 		attr.UidMappings = idMaps(s.Linux.UIDMappings)
 		attr.GidMappings = idMaps(s.Linux.GIDMappings)
@@ -220,18 +245,18 @@ func startInit(s *specs.Spec, plan spec.Plan, o CreateOptions, bundle, dir strin
 		parent.Close()
 		return nil, nil, fmt.Errorf("start container init: %w", err)
 	}
-	names := plan.Create.Names()
+	return cmd, parent, nil
+}
+
+func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, o CreateOptions, bundle string) error {
 	cfg := initproc.Config{
 		ID: o.ID, Spec: s, Bundle: bundle, Rootfs: spec.RootfsPath(s, bundle),
-		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, Namespaces: names,
+		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, Namespaces: plan.Create.Names(),
 	}
-	if err := json.NewEncoder(parent).Encode(&cfg); err != nil {
-		parent.Close()
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return nil, nil, fmt.Errorf("send config to init: %w", err)
+	if err := json.NewEncoder(sync).Encode(&cfg); err != nil {
+		return fmt.Errorf("send config to init: %w", err)
 	}
-	return cmd, parent, nil
+	return nil
 }
 
 func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {

@@ -50,6 +50,9 @@ type Record struct {
 	// PidNS is set when the container has its own pid namespace: killing
 	// its init then ends every process in it.
 	PidNS bool `json:"pidNamespace"`
+	// CgroupPaths maps each controller to the container's cgroup directory
+	// (the key "" on cgroup v2).
+	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
 }
 
 // State is the `rung state` output: the OCI state plus rung's isolation.

@@ -336,6 +336,40 @@ func (e *env) noLeftovers(id string) {
 	if pids := e.processes(); len(pids) > 0 {
 		e.t.Errorf("processes of the test left: %v", pids)
 	}
+	for _, dir := range cgroupDirs(id) {
+		if _, err := os.Stat(dir); err == nil {
+			e.t.Errorf("cgroup %s left behind", dir)
+		}
+	}
+}
+
+// cgroupDirs lists where container id's default cgroup (named after it,
+// under the test's own cgroup) would be in each hierarchy.
+func cgroupDirs(id string) []string {
+	data, _ := os.ReadFile("/proc/self/cgroup")
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		name := strings.TrimPrefix(parts[1], "name=")
+		if name == "" {
+			name = "unified"
+		}
+		if strings.Contains(name, ",") {
+			name = strings.Split(name, ",")[0]
+		}
+		mnt := filepath.Join("/sys/fs/cgroup", name)
+		if _, err := os.Stat(mnt); err != nil {
+			if parts[1] != "" {
+				continue
+			}
+			mnt = "/sys/fs/cgroup"
+		}
+		out = append(out, filepath.Join(mnt, parts[2], id))
+	}
+	return out
 }
 
 // processes lists live host pids that belong to this env: container

@@ -1,0 +1,66 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/opencontainers/cgroups"
+	_ "github.com/opencontainers/cgroups/devices" // device rules for fs and fs2
+	"github.com/opencontainers/cgroups/manager"
+)
+
+// newCgroup creates the container's cgroup, moves pid (init, before it
+// has forked anything) into it and applies the resources. Moving a
+// process is the costly step on cgroup v1 (each hierarchy may wait for
+// an RCU grace period), so it happens exactly once per container.
+func newCgroup(cg *cgroups.Cgroup, pid int) (cgroups.Manager, error) {
+	m, err := manager.New(cg)
+	if err != nil {
+		return nil, fmt.Errorf("cgroup: %w", err)
+	}
+	if err := m.Apply(pid); err != nil {
+		_ = m.Destroy()
+		return nil, fmt.Errorf("cgroup: join %s: %w", cgroupName(cg), err)
+	}
+	if err := m.Set(cg.Resources); err != nil {
+		_ = m.Destroy()
+		return nil, fmt.Errorf("linux.resources: %w", err)
+	}
+	return m, nil
+}
+
+func cgroupName(cg *cgroups.Cgroup) string {
+	if cg.Path != "" {
+		return cg.Path
+	}
+	return cg.Name
+}
+
+// loadCgroup reopens a container's cgroup from the paths in its record.
+func loadCgroup(paths map[string]string) (cgroups.Manager, error) {
+	if len(paths) == 0 {
+		return nil, nil
+	}
+	return manager.NewWithPaths(&cgroups.Cgroup{Resources: &cgroups.Resources{}}, paths)
+}
+
+// cgroupPids lists the processes in a container's cgroup, sub-cgroups too.
+func (c *Container) cgroupPids() ([]int, error) {
+	m, err := loadCgroup(c.Rec.CgroupPaths)
+	if err != nil || m == nil {
+		return nil, err
+	}
+	return m.GetAllPids()
+}
+
+// destroyCgroup removes the container's cgroup; the processes must be gone.
+func (c *Container) destroyCgroup() error {
+	m, err := loadCgroup(c.Rec.CgroupPaths)
+	if err != nil || m == nil {
+		return err
+	}
+	if err := m.Destroy(); err != nil && !errors.Is(err, errNotRunning) {
+		return fmt.Errorf("remove cgroup: %w", err)
+	}
+	return nil
+}
