@@ -41,7 +41,7 @@ func Main() {
 	if err := dec.Decode(&cfg); err != nil {
 		os.Exit(1) // the runtime went away before sending a config
 	}
-	exe, err := setup(&cfg)
+	exe, err := setup(&cfg, func() error { return runtimeHooks(&cfg, enc, dec) })
 	if err != nil {
 		_ = enc.Encode(Reply{Error: err.Error()})
 		os.Exit(1)
@@ -58,6 +58,12 @@ func Main() {
 		fmt.Fprintf(os.Stderr, "rung init: %v\n", err)
 		os.Exit(1)
 	}
+	if h := cfg.Spec.Hooks; h != nil && len(h.StartContainer) > 0 {
+		if err := RunHooks("startContainer", h.StartContainer, cfg.hookState(specs.StateCreated)); err != nil {
+			fmt.Fprintf(os.Stderr, "rung init: %v\n", err)
+			os.Exit(1)
+		}
+	}
 	err = exe.exec()
 	fmt.Fprintf(os.Stderr, "rung init: %v\n", err)
 	os.Exit(127)
@@ -73,7 +79,35 @@ type execution struct {
 	notes    []string
 }
 
-func setup(cfg *Config) (*execution, error) {
+// runtimeHooks is called once the namespaces and mounts exist and before
+// pivot_root: the runtime runs prestart and createRuntime hooks, then init
+// runs createContainer hooks, in the container's namespaces with the
+// runtime's paths still visible.
+func runtimeHooks(cfg *Config, enc *json.Encoder, dec *json.Decoder) error {
+	h := cfg.Spec.Hooks
+	if h == nil {
+		return nil
+	}
+	if len(h.Prestart) > 0 || len(h.CreateRuntime) > 0 { //nolint:staticcheck // prestart is deprecated, still honoured
+		if err := enc.Encode(Reply{RuntimeHooks: true}); err != nil {
+			return err
+		}
+		var c Commit
+		if err := dec.Decode(&c); err != nil || !c.Commit {
+			return errors.New("runtime hooks failed")
+		}
+	}
+	return RunHooks("createContainer", h.CreateContainer, cfg.hookState(specs.StateCreating))
+}
+
+func (cfg *Config) hookState(status specs.ContainerState) []byte {
+	st := *cfg.HookState
+	st.Status = status
+	data, _ := json.Marshal(st)
+	return data
+}
+
+func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 	s := cfg.Spec
 	if s == nil || s.Process == nil {
 		return nil, errors.New("config carries no process")
@@ -100,7 +134,7 @@ func setup(cfg *Config) (*execution, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := setupRootfs(cfg, ns); err != nil {
+	if err := setupRootfs(cfg, ns, beforePivot); err != nil {
 		return nil, err
 	}
 	if err := setupUTS(cfg, ns); err != nil {

@@ -6,7 +6,9 @@
 //
 // The runtime and init talk over one socket (fd SyncFd) in JSON lines:
 // runtime → init: Config; init → runtime: Reply{Ready} or Reply{Error};
-// runtime → init: Commit once the state file is written. init exits without
+// runtime → init: Commit once the state file is written. When the config
+// has prestart or createRuntime hooks, init first sends
+// Reply{RuntimeHooks} before pivot_root and waits for a Commit. init exits without
 // running anything if the socket closes before Commit, so a runtime killed
 // mid-create leaves no container process behind.
 package initproc
@@ -29,6 +31,9 @@ type Config struct {
 	// NoNewKeyring keeps the caller's session keyring instead of joining
 	// a fresh one named after the container.
 	NoNewKeyring bool `json:"noNewKeyring,omitempty"`
+	// HookState is the container state hooks get on stdin, status and all
+	// but what init fills in; nil when the config has no hooks.
+	HookState *specs.State `json:"hookState,omitempty"`
 	// Namespaces init was cloned into, as OCI type names; init decides
 	// from these whether to build a rootfs, set a hostname, and so on.
 	Namespaces []string `json:"namespaces"`
@@ -36,13 +41,17 @@ type Config struct {
 
 // Reply is init's answer to Config.
 type Reply struct {
-	Ready    bool     `json:"ready,omitempty"`
-	Error    string   `json:"error,omitempty"`
-	Warnings []string `json:"warnings,omitempty"`
-	Notes    []string `json:"notes,omitempty"` // debug-level details
+	// RuntimeHooks asks the runtime to run the prestart and createRuntime
+	// hooks now: the namespaces exist and pivot_root has not happened.
+	RuntimeHooks bool     `json:"runtimeHooks,omitempty"`
+	Ready        bool     `json:"ready,omitempty"`
+	Error        string   `json:"error,omitempty"`
+	Warnings     []string `json:"warnings,omitempty"`
+	Notes        []string `json:"notes,omitempty"` // debug-level details
 }
 
-// Commit tells init the container is recorded and it may wait for start.
+// Commit tells init the runtime hooks have run, or, after Ready, that the
+// container is recorded and init may wait for start.
 type Commit struct {
 	Commit bool `json:"commit"`
 }

@@ -18,12 +18,15 @@ import (
 // Every mount target is resolved inside the rootfs with filepath-securejoin
 // and mounted through the resulting fd, so a symlink in the rootfs can never
 // redirect a mount onto the host (CVE-2021-30465).
-func setupRootfs(cfg *Config, ns libns.Set) error {
+func setupRootfs(cfg *Config, ns libns.Set, beforePivot func() error) error {
 	s := cfg.Spec
 	unix.Umask(0)
 	if !ns.Has(libns.Mount) {
 		// No mount namespace: spec.Validate refused any mounts, so all that
 		// is left is to enter the rootfs without touching the host's mounts.
+		if err := beforePivot(); err != nil {
+			return err
+		}
 		if err := unix.Chroot(cfg.Rootfs); err != nil {
 			return fmt.Errorf("chroot %s: %w", cfg.Rootfs, err)
 		}
@@ -66,6 +69,9 @@ func setupRootfs(cfg *Config, ns libns.Set) error {
 		return fmt.Errorf("process.cwd: create %s: %w", s.Process.Cwd, err)
 	} else {
 		cwd.Close()
+	}
+	if err := beforePivot(); err != nil {
+		return err
 	}
 	if cfg.NoPivot {
 		err = moveRoot(cfg.Rootfs)

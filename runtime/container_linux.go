@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -10,7 +11,11 @@ import (
 	"strconv"
 	"syscall"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
+
+	"github.com/rungrt/rung/initproc"
 )
 
 // Container is one container's state directory, loaded.
@@ -206,7 +211,22 @@ func (c *Container) Start() error {
 	if err := os.Remove(fifo); err != nil {
 		return fmt.Errorf("start container: remove exec fifo: %w", err)
 	}
+	// The spec: a failing poststart hook is a warning, not an error.
+	if h := c.Rec.Hooks; h != nil && len(h.Poststart) > 0 {
+		if err := initproc.RunHooks("poststart", h.Poststart, c.hookState(specs.StateRunning)); err != nil {
+			logrus.Warn(err)
+		}
+	}
 	return nil
+}
+
+func (c *Container) hookState(status specs.ContainerState) []byte {
+	st := specs.State{Version: ociVersion, ID: c.Rec.ID, Status: status, Bundle: c.Rec.Bundle, Annotations: c.Rec.Annotations}
+	if status != specs.StateStopped {
+		st.Pid = c.Rec.Pid
+	}
+	data, _ := json.Marshal(st)
+	return data
 }
 
 // Delete removes the container. A created container is killed first, as
@@ -224,7 +244,16 @@ func (c *Container) Delete(force bool) error {
 	if err := c.destroyCgroup(); err != nil {
 		return err
 	}
-	return removeStateDir(c.dir)
+	if err := removeStateDir(c.dir); err != nil {
+		return err
+	}
+	// The spec: a failing poststop hook is a warning, not an error.
+	if h := c.Rec.Hooks; h != nil && len(h.Poststop) > 0 {
+		if err := initproc.RunHooks("poststop", h.Poststop, c.hookState(specs.StateStopped)); err != nil {
+			logrus.Warn(err)
+		}
+	}
+	return nil
 }
 
 // killAndWait SIGKILLs every process of the container and waits for init.

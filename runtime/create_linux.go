@@ -124,15 +124,30 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 			_ = cg.Destroy()
 		}
 	}()
-	if err := sendConfig(sync, s, plan, o, bundle); err != nil {
+	pid := cmd.Process.Pid
+	hookState := &specs.State{Version: ociVersion, ID: o.ID, Status: specs.StateCreating, Pid: pid, Bundle: bundle, Annotations: s.Annotations}
+	if err := sendConfig(sync, s, plan, o, bundle, hookState); err != nil {
 		return nil, err
 	}
+	dec, enc := json.NewDecoder(sync), json.NewEncoder(sync)
 	var reply initproc.Reply
-	if err := json.NewDecoder(sync).Decode(&reply); err != nil {
-		return nil, fmt.Errorf("unable to start container process: init exited before it was ready")
-	}
-	if reply.Error != "" {
-		return nil, fmt.Errorf("unable to start container process: %s", reply.Error)
+	for {
+		reply = initproc.Reply{}
+		if err := dec.Decode(&reply); err != nil {
+			return nil, fmt.Errorf("unable to start container process: init exited before it was ready")
+		}
+		if reply.Error != "" {
+			return nil, fmt.Errorf("unable to start container process: %s", reply.Error)
+		}
+		if !reply.RuntimeHooks {
+			break
+		}
+		if err := runRuntimeHooks(s.Hooks, hookState); err != nil {
+			return nil, err
+		}
+		if err := enc.Encode(initproc.Commit{Commit: true}); err != nil {
+			return nil, fmt.Errorf("resume init: %w", err)
+		}
 	}
 	for _, w := range reply.Warnings {
 		logrus.Warn(w)
@@ -140,7 +155,6 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	for _, n := range reply.Notes {
 		logrus.Debug(n)
 	}
-	pid := cmd.Process.Pid
 	// Proof, not promise: each namespace the plan created must differ from
 	// the runtime's own before the container is recorded.
 	if err := libns.VerifyNew(pid, plan.Create); err != nil {
@@ -166,6 +180,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		},
 		PidNS:       plan.Create.Has(libns.PID),
 		CgroupPaths: cg.GetPaths(),
+		Hooks:       s.Hooks,
 	}
 	if err := writeRecord(dir, rec); err != nil {
 		return nil, err
@@ -175,7 +190,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 			return nil, fmt.Errorf("write pid file: %w", err)
 		}
 	}
-	if err := json.NewEncoder(sync).Encode(initproc.Commit{Commit: true}); err != nil {
+	if err := enc.Encode(initproc.Commit{Commit: true}); err != nil {
 		return nil, fmt.Errorf("release init: %w", err)
 	}
 	return &CreatedContainer{Container: &Container{root: o.Root, dir: dir, Rec: rec}, Cmd: cmd}, nil
@@ -248,15 +263,29 @@ func startInit(s *specs.Spec, plan spec.Plan, o CreateOptions, bundle, dir strin
 	return cmd, parent, nil
 }
 
-func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, o CreateOptions, bundle string) error {
+func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, o CreateOptions, bundle string, hookState *specs.State) error {
 	cfg := initproc.Config{
-		ID: o.ID, Spec: s, Bundle: bundle, Rootfs: spec.RootfsPath(s, bundle),
+		HookState: hookState,
+		ID:        o.ID, Spec: s, Bundle: bundle, Rootfs: spec.RootfsPath(s, bundle),
 		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, Namespaces: plan.Create.Names(),
 	}
 	if err := json.NewEncoder(sync).Encode(&cfg); err != nil {
 		return fmt.Errorf("send config to init: %w", err)
 	}
 	return nil
+}
+
+// runRuntimeHooks runs prestart (deprecated, still honoured) and then
+// createRuntime hooks, in the runtime's namespaces.
+func runRuntimeHooks(h *specs.Hooks, st *specs.State) error {
+	data, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	if err := initproc.RunHooks("prestart", h.Prestart, data); err != nil { //nolint:staticcheck // deprecated, still honoured
+		return err
+	}
+	return initproc.RunHooks("createRuntime", h.CreateRuntime, data)
 }
 
 func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {

@@ -53,6 +53,9 @@ type Record struct {
 	// CgroupPaths maps each controller to the container's cgroup directory
 	// (the key "" on cgroup v2).
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
+	// Hooks are kept from the config at create: start and delete run
+	// poststart and poststop even if the bundle has changed since.
+	Hooks *specs.Hooks `json:"hooks,omitempty"`
 }
 
 // State is the `rung state` output: the OCI state plus rung's isolation.
