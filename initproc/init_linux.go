@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
 
 	"github.com/rungrt/rung/libns"
@@ -74,7 +75,8 @@ type execution struct {
 	path     string
 	args     []string
 	env      []string
-	procfs   *os.File // private procfs instance, or nil
+	procfs   *os.File               // private procfs instance, or nil
+	seccomp  *libseccomp.ScmpFilter // loaded just before exec, when set
 	warnings []string
 	notes    []string
 }
@@ -134,10 +136,42 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 	if err != nil {
 		return nil, err
 	}
+	filter, err := buildSeccomp(s.Linux.Seccomp)
+	if err != nil {
+		return nil, err
+	}
+	if ns.Has(libns.Time) {
+		// As with the cgroup namespace, this thread's children (and its
+		// exec) enter the new time namespace; its offsets must be written
+		// before that.
+		if err := unix.Unshare(unix.CLONE_NEWTIME); err != nil {
+			return nil, fmt.Errorf("create time namespace: %w", err)
+		}
+		if err := setTimeOffsets(procfs, s.Linux.TimeOffsets); err != nil {
+			return nil, err
+		}
+	} else if len(s.Linux.TimeOffsets) > 0 {
+		return nil, errors.New("linux.timeOffsets: time offsets need a new time namespace")
+	}
 	if err := setupRootfs(cfg, ns, beforePivot); err != nil {
 		return nil, err
 	}
+	if err := setSysctls(procfs, s.Linux.Sysctl, ns); err != nil {
+		return nil, err
+	}
 	if err := setupUTS(cfg, ns); err != nil {
+		return nil, err
+	}
+	if err := setOOMScoreAdj(procfs, s.Process.OOMScoreAdj); err != nil {
+		return nil, err
+	}
+	if err := setAppArmor(procfs, s.Process.ApparmorProfile); err != nil {
+		return nil, err
+	}
+	if s.Process.SelinuxLabel != "" && selinuxEnabled() {
+		return nil, fmt.Errorf("process.selinuxLabel %q: SELinux labels are not supported yet", s.Process.SelinuxLabel)
+	}
+	if err := setPersonality(s.Linux.Personality); err != nil {
 		return nil, err
 	}
 	if !cfg.NoNewKeyring {
@@ -155,10 +189,6 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 		return nil, err
 	}
 	exe.procfs = procfs
-	exe.warnings, exe.notes, err = setupCredentials(s.Process, caps)
-	if err != nil {
-		return nil, err
-	}
 	if err := os.Chdir(s.Process.Cwd); err != nil {
 		return nil, fmt.Errorf("chdir to cwd (%q) set in config.json failed: %w", s.Process.Cwd, err)
 	}
@@ -168,6 +198,23 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 	// path inside the root is refused.
 	if wd, err := unix.Getwd(); err != nil || !strings.HasPrefix(wd, "/") {
 		return nil, fmt.Errorf("process.cwd %q: current working directory is outside of container mount namespace root", s.Process.Cwd)
+	}
+	exe.seccomp = filter
+	if filter != nil && !s.Process.NoNewPrivileges {
+		// Without no_new_privs the kernel accepts a filter only from a
+		// process with CAP_SYS_ADMIN: load it before capabilities drop.
+		if err := filter.Load(); err != nil {
+			return nil, fmt.Errorf("linux.seccomp: load filter: %w", err)
+		}
+		exe.seccomp = nil
+	}
+	exe.warnings, exe.notes, err = setupCredentials(s.Process, caps)
+	if err != nil {
+		return nil, err
+	}
+	// Again as the container's user: its permissions decide.
+	if err := os.Chdir(s.Process.Cwd); err != nil {
+		return nil, fmt.Errorf("chdir to cwd (%q) set in config.json failed: %w", s.Process.Cwd, err)
 	}
 	if s.Process.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
@@ -200,6 +247,12 @@ func (e *execution) waitForStart() error {
 }
 
 func (e *execution) exec() error {
+	if e.seccomp != nil {
+		// As late as possible: only the exec itself runs under the filter.
+		if err := e.seccomp.Load(); err != nil {
+			return fmt.Errorf("linux.seccomp: load filter: %w", err)
+		}
+	}
 	// CVE-2024-21626: no fd of the runtime's may survive into the
 	// container process. Everything above stdio is marked close-on-exec.
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {

@@ -33,7 +33,7 @@ func IdentityOf(pid int, k Kind) (Identity, error) {
 // that cannot be read counts as not verified.
 func VerifyNew(pid int, created Set) error {
 	for _, k := range created.Kinds() {
-		theirs, err := IdentityOf(pid, k)
+		theirs, err := identityForChildren(pid, k)
 		if err != nil {
 			return fmt.Errorf("verify %s namespace: %w", k, err)
 		}
@@ -46,4 +46,19 @@ func VerifyNew(pid int, created Set) error {
 		}
 	}
 	return nil
+}
+
+// identityForChildren is IdentityOf, except for the time namespace, which
+// a process enters only on exec: before that its new one shows as
+// time_for_children.
+func identityForChildren(pid int, k Kind) (Identity, error) {
+	if k != Time {
+		return IdentityOf(pid, k)
+	}
+	var st unix.Stat_t
+	p := fmt.Sprintf("/proc/%d/ns/time_for_children", pid)
+	if err := unix.Stat(p, &st); err != nil {
+		return Identity{}, fmt.Errorf("stat %s: %w", p, err)
+	}
+	return Identity{Dev: st.Dev, Ino: st.Ino}, nil
 }

@@ -229,7 +229,8 @@ func startInit(s *specs.Spec, plan spec.Plan, o CreateOptions, bundle, dir strin
 	// The cgroup namespace is left out of the clone: init unshares it once
 	// the runtime has moved it into the container's cgroup, so that cgroup,
 	// not the caller's, is the namespace's root.
-	attr := &syscall.SysProcAttr{Cloneflags: plan.Create.Minus(libns.NewSet(libns.Cgroup)).CloneFlags()}
+	// The time namespace likewise, so its offsets can be written first.
+	attr := &syscall.SysProcAttr{Cloneflags: plan.Create.Minus(libns.NewSet(libns.Cgroup, libns.Time)).CloneFlags()}
 	if plan.Create.Has(libns.User) {
 		attr.UidMappings = idMaps(s.Linux.UIDMappings)
 		attr.GidMappings = idMaps(s.Linux.GIDMappings)

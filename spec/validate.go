@@ -67,6 +67,9 @@ func Validate(s *specs.Spec, bundle string) (Plan, error) {
 			return Plan{}, errors.New("linux.readonlyPaths: read-only paths need a new mount namespace")
 		}
 	}
+	if s.Linux.IntelRdt != nil {
+		return Plan{}, errors.New("linux.intelRdt: Intel RDT is not supported")
+	}
 	for i, m := range s.Mounts {
 		if !filepath.IsAbs(m.Destination) {
 			return Plan{}, fmt.Errorf("mounts[%d].destination: %q is not an absolute path", i, m.Destination)

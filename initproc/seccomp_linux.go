@@ -1,0 +1,171 @@
+package initproc
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	libseccomp "github.com/seccomp/libseccomp-golang"
+	"golang.org/x/sys/unix"
+)
+
+var seccompActions = map[specs.LinuxSeccompAction]libseccomp.ScmpAction{
+	specs.ActKill:        libseccomp.ActKillThread,
+	specs.ActKillThread:  libseccomp.ActKillThread,
+	specs.ActKillProcess: libseccomp.ActKillProcess,
+	specs.ActTrap:        libseccomp.ActTrap,
+	specs.ActErrno:       libseccomp.ActErrno,
+	specs.ActTrace:       libseccomp.ActTrace,
+	specs.ActAllow:       libseccomp.ActAllow,
+	specs.ActLog:         libseccomp.ActLog,
+}
+
+var seccompOps = map[specs.LinuxSeccompOperator]libseccomp.ScmpCompareOp{
+	specs.OpNotEqual:     libseccomp.CompareNotEqual,
+	specs.OpLessThan:     libseccomp.CompareLess,
+	specs.OpLessEqual:    libseccomp.CompareLessOrEqual,
+	specs.OpEqualTo:      libseccomp.CompareEqual,
+	specs.OpGreaterEqual: libseccomp.CompareGreaterEqual,
+	specs.OpGreaterThan:  libseccomp.CompareGreater,
+	specs.OpMaskedEqual:  libseccomp.CompareMaskedEqual,
+}
+
+// buildSeccomp compiles linux.seccomp into a filter at create time, so a
+// profile libseccomp rejects fails the create; it is loaded just before
+// exec. Every part of the profile is honoured or refused.
+func buildSeccomp(sc *specs.LinuxSeccomp) (*libseccomp.ScmpFilter, error) {
+	if sc == nil {
+		return nil, nil
+	}
+	if sc.ListenerPath != "" {
+		return nil, errors.New("linux.seccomp.listenerPath: seccomp notify is not supported yet")
+	}
+	def, err := seccompAction(sc.DefaultAction, sc.DefaultErrnoRet)
+	if err != nil {
+		return nil, fmt.Errorf("linux.seccomp.defaultAction: %w", err)
+	}
+	f, err := libseccomp.NewFilter(def)
+	if err != nil {
+		return nil, fmt.Errorf("linux.seccomp: %w", err)
+	}
+	fail := func(err error) (*libseccomp.ScmpFilter, error) {
+		f.Release()
+		return nil, err
+	}
+	// no_new_privs is process.noNewPrivileges' to decide, not libseccomp's.
+	if err := f.SetNoNewPrivsBit(false); err != nil {
+		return fail(fmt.Errorf("linux.seccomp: %w", err))
+	}
+	for _, a := range sc.Architectures {
+		arch, err := libseccomp.GetArchFromString(strings.TrimPrefix(strings.ToLower(string(a)), "scmp_arch_"))
+		if err != nil {
+			return fail(fmt.Errorf("linux.seccomp.architectures: %s: %w", a, err))
+		}
+		if err := f.AddArch(arch); err != nil {
+			return fail(fmt.Errorf("linux.seccomp.architectures: %s: %w", a, err))
+		}
+	}
+	for _, flag := range sc.Flags {
+		var err error
+		switch flag {
+		case specs.LinuxSeccompFlagLog:
+			err = f.SetLogBit(true)
+		case specs.LinuxSeccompFlagSpecAllow:
+			err = f.SetSSB(true)
+		case specs.LinuxSeccompFlagWaitKillableRecv:
+			err = f.SetWaitKill(true)
+		case "SECCOMP_FILTER_FLAG_TSYNC":
+			// libseccomp synchronises all threads by default.
+		default:
+			err = fmt.Errorf("unknown flag")
+		}
+		if err != nil {
+			return fail(fmt.Errorf("linux.seccomp.flags: %s: %w", flag, err))
+		}
+	}
+	for i, rule := range sc.Syscalls {
+		if err := addSeccompRule(f, rule, def); err != nil {
+			return fail(fmt.Errorf("linux.seccomp.syscalls[%d]: %w", i, err))
+		}
+	}
+	return f, nil
+}
+
+func seccompAction(a specs.LinuxSeccompAction, errnoRet *uint) (libseccomp.ScmpAction, error) {
+	act, ok := seccompActions[a]
+	if !ok {
+		return 0, fmt.Errorf("action %q is not supported", a)
+	}
+	switch act {
+	case libseccomp.ActErrno:
+		ret := uint(unix.EPERM)
+		if errnoRet != nil {
+			ret = *errnoRet
+		}
+		act = act.SetReturnCode(int16(ret))
+	case libseccomp.ActTrace:
+		ret := uint(unix.EPERM)
+		if errnoRet != nil {
+			ret = *errnoRet
+		}
+		act = act.SetReturnCode(int16(ret))
+	}
+	return act, nil
+}
+
+func addSeccompRule(f *libseccomp.ScmpFilter, rule specs.LinuxSyscall, def libseccomp.ScmpAction) error {
+	act, err := seccompAction(rule.Action, rule.ErrnoRet)
+	if err != nil {
+		return err
+	}
+	if act == def {
+		return nil // libseccomp refuses a rule that repeats the default
+	}
+	var conds []libseccomp.ScmpCondition
+	seen := map[uint]bool{}
+	repeated := false
+	for _, a := range rule.Args {
+		op, ok := seccompOps[a.Op]
+		if !ok {
+			return fmt.Errorf("unknown operator %q", a.Op)
+		}
+		vals := []uint64{a.Value}
+		if op == libseccomp.CompareMaskedEqual {
+			vals = append(vals, a.ValueTwo)
+		}
+		c, err := libseccomp.MakeCondition(a.Index, op, vals...)
+		if err != nil {
+			return err
+		}
+		repeated = repeated || seen[a.Index]
+		seen[a.Index] = true
+		conds = append(conds, c)
+	}
+	for _, name := range rule.Names {
+		call, err := libseccomp.GetSyscallFromName(name)
+		if err != nil {
+			// Profiles list syscalls newer than this libseccomp knows; like
+			// runc, such names are skipped.
+			continue
+		}
+		switch {
+		case len(conds) == 0:
+			err = f.AddRule(call, act)
+		case repeated:
+			// libseccomp refuses two conditions on one argument in a rule;
+			// one rule per condition gives the runtime-spec meaning.
+			for _, c := range conds {
+				if err = f.AddRuleConditional(call, act, []libseccomp.ScmpCondition{c}); err != nil {
+					break
+				}
+			}
+		default:
+			err = f.AddRuleConditional(call, act, conds)
+		}
+		if err != nil {
+			return fmt.Errorf("syscall %s: %w", name, err)
+		}
+	}
+	return nil
+}
