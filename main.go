@@ -30,6 +30,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		initproc.Main() // never returns
 	}
+	if len(os.Args) > 1 && os.Args[1] == "nsexec" {
+		initproc.ExecMain() // never returns
+	}
 	// CVE-2024-21626: an fd the caller leaked to rung (a host directory,
 	// say) must never reach a container. Nothing above stdio is ours to
 	// pass on until --preserve-fds lands, so all of it is close-on-exec.
@@ -56,12 +59,14 @@ func main() {
 	app.Commands = []cli.Command{
 		createCommand,
 		deleteCommand,
+		execCommand,
 		killCommand,
 		listCommand,
 		runCommand,
 		specCommand,
 		startCommand,
 		stateCommand,
+		verifyCommand,
 	}
 	app.Before = setupLogging
 	// Errors from flag parsing and unknown commands end like any other.

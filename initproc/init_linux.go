@@ -20,7 +20,7 @@ func init() {
 	// Credentials, capabilities and no_new_privs are per thread in Linux;
 	// init sets them on the main thread and execs from it, so the main
 	// goroutine must never move. Locking here, before main, pins it.
-	if len(os.Args) > 1 && os.Args[1] == "init" {
+	if len(os.Args) > 1 && (os.Args[1] == "init" || os.Args[1] == "nsexec") {
 		runtime.GOMAXPROCS(1)
 		runtime.LockOSThread()
 	}
@@ -109,20 +109,33 @@ func (cfg *Config) hookState(status specs.ContainerState) []byte {
 	return data
 }
 
+func parseKinds(names []string) (libns.Set, error) {
+	var set libns.Set
+	for _, name := range names {
+		k, err := libns.ParseKind(specs.LinuxNamespaceType(name))
+		if err != nil {
+			return 0, err
+		}
+		set = set.Add(k)
+	}
+	return set, nil
+}
+
 func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 	s := cfg.Spec
 	if s == nil || s.Process == nil {
 		return nil, errors.New("config carries no process")
 	}
-	var ns libns.Set
-	for _, name := range cfg.Namespaces {
-		k, err := libns.ParseKind(specs.LinuxNamespaceType(name))
-		if err != nil {
-			return nil, err
-		}
-		ns = ns.Add(k)
+	created, err := parseKinds(cfg.Namespaces)
+	if err != nil {
+		return nil, err
 	}
-	if ns.Has(libns.Cgroup) {
+	joined, err := parseKinds(cfg.Joined)
+	if err != nil {
+		return nil, err
+	}
+	ns := created | joined // the container's own namespaces
+	if created.Has(libns.Cgroup) {
 		// Per thread: this is the thread that mounts cgroupfs and execs.
 		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 			return nil, fmt.Errorf("create cgroup namespace: %w", err)
@@ -140,7 +153,7 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ns.Has(libns.Time) {
+	if created.Has(libns.Time) {
 		// As with the cgroup namespace, this thread's children (and its
 		// exec) enter the new time namespace; its offsets must be written
 		// before that.

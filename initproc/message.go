@@ -37,6 +37,9 @@ type Config struct {
 	// Namespaces init was cloned into, as OCI type names; init decides
 	// from these whether to build a rootfs, set a hostname, and so on.
 	Namespaces []string `json:"namespaces"`
+	// Joined are the namespaces entered by path; the container owns them
+	// as much as the new ones (a pod's), but init must not create them.
+	Joined []string `json:"joined,omitempty"`
 }
 
 // Reply is init's answer to Config.
@@ -54,4 +57,11 @@ type Reply struct {
 // container is recorded and init may wait for start.
 type Commit struct {
 	Commit bool `json:"commit"`
+}
+
+// ExecConfig is what `rung exec` sends the process it started in the
+// container's namespaces.
+type ExecConfig struct {
+	Process *specs.Process      `json:"process"`
+	Seccomp *specs.LinuxSeccomp `json:"seccomp,omitempty"`
 }

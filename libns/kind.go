@@ -134,3 +134,6 @@ func (s Set) CloneFlags() uintptr {
 	}
 	return f
 }
+
+// IsEmpty reports whether s has no kinds.
+func (s Set) IsEmpty() bool { return s == 0 }

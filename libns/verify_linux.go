@@ -2,6 +2,7 @@ package libns
 
 import (
 	"fmt"
+	"os"
 
 	"golang.org/x/sys/unix"
 )
@@ -48,17 +49,34 @@ func VerifyNew(pid int, created Set) error {
 	return nil
 }
 
-// identityForChildren is IdentityOf, except for the time namespace, which
-// a process enters only on exec: before that its new one shows as
-// time_for_children.
-func identityForChildren(pid int, k Kind) (Identity, error) {
-	if k != Time {
-		return IdentityOf(pid, k)
+// ContainerNSPath is the /proc file of pid's namespace of kind k as its
+// container sees it: for the time namespace, which a process enters only
+// on exec, time_for_children (the same once init has exec'd).
+func ContainerNSPath(pid int, k Kind) string {
+	name := k.ProcName()
+	if k == Time {
+		name = "time_for_children"
 	}
+	return fmt.Sprintf("/proc/%d/ns/%s", pid, name)
+}
+
+func identityForChildren(pid int, k Kind) (Identity, error) {
 	var st unix.Stat_t
-	p := fmt.Sprintf("/proc/%d/ns/time_for_children", pid)
+	p := ContainerNSPath(pid, k)
 	if err := unix.Stat(p, &st); err != nil {
 		return Identity{}, fmt.Errorf("stat %s: %w", p, err)
+	}
+	return Identity{Dev: st.Dev, Ino: st.Ino}, nil
+}
+
+// ContainerIdentity is the identity of pid's namespace at ContainerNSPath.
+func ContainerIdentity(pid int, k Kind) (Identity, error) { return identityForChildren(pid, k) }
+
+// FileIdentity is the identity of the namespace an open nsfs file names.
+func FileIdentity(f *os.File) (Identity, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return Identity{}, err
 	}
 	return Identity{Dev: st.Dev, Ino: st.Ino}, nil
 }

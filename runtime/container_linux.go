@@ -212,12 +212,19 @@ func (c *Container) Start() error {
 		return fmt.Errorf("start container: remove exec fifo: %w", err)
 	}
 	// The spec: a failing poststart hook is a warning, not an error.
-	if h := c.Rec.Hooks; h != nil && len(h.Poststart) > 0 {
+	if h := c.hooks(); h != nil && len(h.Poststart) > 0 {
 		if err := initproc.RunHooks("poststart", h.Poststart, c.hookState(specs.StateRunning)); err != nil {
 			logrus.Warn(err)
 		}
 	}
 	return nil
+}
+
+func (c *Container) hooks() *specs.Hooks {
+	if c.Rec.Config == nil {
+		return nil
+	}
+	return c.Rec.Config.Hooks
 }
 
 func (c *Container) hookState(status specs.ContainerState) []byte {
@@ -248,7 +255,7 @@ func (c *Container) Delete(force bool) error {
 		return err
 	}
 	// The spec: a failing poststop hook is a warning, not an error.
-	if h := c.Rec.Hooks; h != nil && len(h.Poststop) > 0 {
+	if h := c.hooks(); h != nil && len(h.Poststop) > 0 {
 		if err := initproc.RunHooks("poststop", h.Poststop, c.hookState(specs.StateStopped)); err != nil {
 			logrus.Warn(err)
 		}

@@ -34,11 +34,11 @@ type CreateOptions struct {
 	MinRung *libns.Rung
 }
 
-// CreatedContainer is a container whose init is waiting for start. Its Cmd is set
-// for the process that created it, which can wait for the container to exit.
+// CreatedContainer is a container whose init is waiting for start, held
+// by the process that created it (init's parent or subreaper), which can
+// wait for the container to exit.
 type CreatedContainer struct {
 	*Container
-	Cmd *exec.Cmd
 }
 
 // Create sets up a container up to the point where only the user process'
@@ -68,8 +68,24 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	for _, w := range plan.Warnings {
 		logrus.Warn(w)
 	}
+	joins, err := openJoins(plan)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, j := range joins {
+			j.File.Close()
+		}
+	}()
+	// A namespace joined from the host does not isolate: the ladder reads
+	// only what really sets the container apart.
+	isolated, err := isolating(plan, joins)
+	if err != nil {
+		return nil, err
+	}
+	reading := libns.Assess(isolated)
 	if o.MinRung != nil {
-		if err := libns.RequireRung(plan.Create, *o.MinRung); err != nil {
+		if err := libns.RequireRung(isolated, *o.MinRung); err != nil {
 			return nil, err
 		}
 	}
@@ -90,12 +106,13 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		return nil, err
 	}
 	defer lock.Close()
-	var cmd *exec.Cmd
+	pid := 0
 	defer func() {
 		if err != nil {
-			if cmd != nil && cmd.Process != nil {
-				_ = cmd.Process.Kill()
-				_ = cmd.Wait()
+			if pid > 0 {
+				// rung is init's parent or subreaper: kill and reap it.
+				_ = unix.Kill(pid, unix.SIGKILL)
+				_, _ = unix.Wait4(pid, nil, 0, nil)
 			}
 			os.RemoveAll(dir)
 		}
@@ -105,26 +122,23 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd, sync, err := startInit(s, plan, o, bundle, dir)
+	pid, sync, err := startInit(s, plan, joins, bundle, dir)
 	if err != nil {
 		return nil, err
 	}
 	defer sync.Close()
 	// init waits for its config: put it in its cgroup before it can fork.
-	cg, err := newCgroup(cgConf, cmd.Process.Pid)
+	cg, err := newCgroup(cgConf, pid)
 	if err != nil {
 		return nil, err
 	}
 	defer func() {
 		if err != nil {
-			if cmd.Process != nil {
-				_ = cmd.Process.Kill()
-				_ = cmd.Wait()
-			}
+			_ = unix.Kill(pid, unix.SIGKILL)
+			_, _ = unix.Wait4(pid, nil, 0, nil)
 			_ = cg.Destroy()
 		}
 	}()
-	pid := cmd.Process.Pid
 	hookState := &specs.State{Version: ociVersion, ID: o.ID, Status: specs.StateCreating, Pid: pid, Bundle: bundle, Annotations: s.Annotations}
 	if err := sendConfig(sync, s, plan, o, bundle, hookState); err != nil {
 		return nil, err
@@ -160,6 +174,9 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if err := libns.VerifyNew(pid, plan.Create); err != nil {
 		return nil, err
 	}
+	if err := libns.VerifyJoined(pid, joins); err != nil {
+		return nil, err
+	}
 	st, err := readProcStat(pid)
 	if err != nil {
 		return nil, fmt.Errorf("read init process: %w", err)
@@ -173,14 +190,15 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		Created:     time.Now().UTC(),
 		Annotations: s.Annotations,
 		Isolation: Isolation{
-			Rung:       plan.Reading.Rung.String(),
-			Namespaces: plan.Create.Names(),
-			Extras:     plan.Reading.Extras.Names(),
+			Rung:       reading.Rung.String(),
+			Namespaces: isolated.Names(),
+			Extras:     reading.Extras.Names(),
+			Joined:     plan.Joined().Names(),
 			Verified:   true,
 		},
 		PidNS:       plan.Create.Has(libns.PID),
 		CgroupPaths: cg.GetPaths(),
-		Hooks:       s.Hooks,
+		Config:      s,
 	}
 	if err := writeRecord(dir, rec); err != nil {
 		return nil, err
@@ -193,44 +211,68 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if err := enc.Encode(initproc.Commit{Commit: true}); err != nil {
 		return nil, fmt.Errorf("release init: %w", err)
 	}
-	return &CreatedContainer{Container: &Container{root: o.Root, dir: dir, Rec: rec}, Cmd: cmd}, nil
+	return &CreatedContainer{Container: &Container{root: o.Root, dir: dir, Rec: rec}}, nil
 }
 
 // startInit re-execs rung as `rung init` inside the planned namespaces
 // and sends it its config. It returns the runtime's end of the sync socket.
-func startInit(s *specs.Spec, plan spec.Plan, o CreateOptions, bundle, dir string) (*exec.Cmd, *os.File, error) {
+// startInit re-execs rung as `rung init` inside the planned namespaces.
+// New namespaces are created by clone flags (Path A); when the plan joins
+// namespaces, the nsenter constructor enters them before the Go runtime
+// starts (Path B), and creates the new ones itself after a joined user
+// namespace, or a pid namespace that needs a fork. It returns init's pid
+// and the runtime's end of the sync socket; init then waits for its config.
+func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, bundle, dir string) (int, *os.File, error) {
 	fifo := filepath.Join(dir, fifoName)
 	// 0622: init writes to it after switching to the container's user.
 	if err := unix.Mkfifo(fifo, 0o622); err != nil {
-		return nil, nil, fmt.Errorf("create exec fifo: %w", err)
+		return 0, nil, fmt.Errorf("create exec fifo: %w", err)
 	}
 	if err := os.Chmod(fifo, 0o622); err != nil {
-		return nil, nil, err
+		return 0, nil, err
 	}
 	fifoFd, err := os.OpenFile(fifo, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open exec fifo: %w", err)
+		return 0, nil, fmt.Errorf("open exec fifo: %w", err)
 	}
 	defer fifoFd.Close()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, nil, fmt.Errorf("create sync socket: %w", err)
+		return 0, nil, fmt.Errorf("create sync socket: %w", err)
 	}
 	parent := os.NewFile(uintptr(fds[0]), "sync-parent")
 	child := os.NewFile(uintptr(fds[1]), "sync-child")
 	defer child.Close()
+	pidR, pidW, err := os.Pipe()
+	if err != nil {
+		parent.Close()
+		return 0, nil, err
+	}
+	defer pidR.Close()
+	defer pidW.Close()
 	exe, err := sealedExe()
 	if err != nil {
 		parent.Close()
-		return nil, nil, err
+		return 0, nil, err
 	}
 	defer exe.Close()
 
-	// The cgroup namespace is left out of the clone: init unshares it once
-	// the runtime has moved it into the container's cgroup, so that cgroup,
-	// not the caller's, is the namespace's root.
-	// The time namespace likewise, so its offsets can be written first.
-	attr := &syscall.SysProcAttr{Cloneflags: plan.Create.Minus(libns.NewSet(libns.Cgroup, libns.Time)).CloneFlags()}
+	// The cgroup namespace is left out: init unshares it once the runtime
+	// has moved it into the container's cgroup, so that cgroup, not the
+	// caller's, is the namespace's root. The time namespace likewise, so
+	// its offsets can be written first.
+	newNS := plan.Create.Minus(libns.NewSet(libns.Cgroup, libns.Time))
+	joined := plan.Joined()
+	// After a joined user namespace the new ones must be created inside it,
+	// and joining pid or time needs the constructor's fork anyway.
+	inConstructor := joined.Has(libns.User) || joined.Has(libns.PID) || joined.Has(libns.Time)
+	attr := &syscall.SysProcAttr{}
+	var unshare libns.Set
+	if inConstructor {
+		unshare = newNS
+	} else {
+		attr.Cloneflags = newNS.CloneFlags()
+	}
 	if plan.Create.Has(libns.User) {
 		attr.UidMappings = idMaps(s.Linux.UIDMappings)
 		attr.GidMappings = idMaps(s.Linux.GIDMappings)
@@ -240,28 +282,103 @@ func startInit(s *specs.Spec, plan spec.Plan, o CreateOptions, bundle, dir strin
 		// Becoming the namespace's root first keeps init privileged there.
 		attr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
-	cmd := &exec.Cmd{
-		Path: fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
-		Args: []string{"rung", "init"},
+	extra := []*os.File{child, fifoFd, pidW} // fds 3, 4 and 5
+	env := []string{
 		// Go 1.25+ would otherwise open the host's cgroup cpu files at
 		// start-up and keep them open in init, inside the container.
-		Env:         []string{"GODEBUG=containermaxprocs=0,updatemaxprocs=0"},
+		"GODEBUG=containermaxprocs=0,updatemaxprocs=0",
+	}
+	forks := libns.NeedsFork(joins, unshare)
+	if len(joins) > 0 || !unshare.IsEmpty() {
+		childFds := make([]int, len(joins))
+		for i, j := range joins {
+			extra = append(extra, j.File)
+			childFds[i] = 3 + len(extra) - 1
+		}
+		e, err := libns.EnterEnv(joins, childFds, 5, unshare)
+		if err != nil {
+			parent.Close()
+			return 0, nil, err
+		}
+		env = append(env, e)
+	}
+	if forks {
+		// init is the constructor's child: as subreaper rung becomes its
+		// parent, so a foreground run can wait for it.
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			parent.Close()
+			return 0, nil, fmt.Errorf("become subreaper: %w", err)
+		}
+	}
+	cmd := &exec.Cmd{
+		Path:        fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
+		Args:        []string{"rung", "init"},
+		Env:         env,
 		Dir:         bundle,
 		Stdin:       os.Stdin,
 		Stdout:      os.Stdout,
 		Stderr:      os.Stderr,
-		ExtraFiles:  []*os.File{child, fifoFd}, // fds 3 and 4, as initproc expects
+		ExtraFiles:  extra,
 		SysProcAttr: attr,
 	}
 	// The clone happens on this thread; keep it from being reused mid-way.
 	goruntime.LockOSThread()
 	err = cmd.Start()
 	goruntime.UnlockOSThread()
+	pidW.Close()
 	if err != nil {
 		parent.Close()
-		return nil, nil, fmt.Errorf("start container init: %w", err)
+		return 0, nil, fmt.Errorf("start container init: %w", err)
 	}
-	return cmd, parent, nil
+	if !forks {
+		return cmd.Process.Pid, parent, nil
+	}
+	if err := cmd.Wait(); err != nil {
+		parent.Close()
+		return 0, nil, fmt.Errorf("start container init: joining namespaces failed: %w", err)
+	}
+	var pid int
+	if _, err := fmt.Fscan(pidR, &pid); err != nil || pid <= 0 {
+		parent.Close()
+		return 0, nil, errors.New("start container init: no pid reported after joining namespaces")
+	}
+	return pid, parent, nil
+}
+
+// openJoins opens and checks every namespace the plan joins.
+func openJoins(plan spec.Plan) ([]libns.Join, error) {
+	var joins []libns.Join
+	for _, j := range plan.Join {
+		f, err := libns.OpenNamespace(j.Path, j.Kind)
+		if err != nil {
+			for _, o := range joins {
+				o.File.Close()
+			}
+			return nil, fmt.Errorf("linux.namespaces[%d].path: %w", j.Index, err)
+		}
+		joins = append(joins, libns.Join{Kind: j.Kind, File: f})
+	}
+	return joins, nil
+}
+
+// isolating is the set of namespaces that really set the container apart:
+// the new ones and the joined ones that are not the runtime's own.
+func isolating(plan spec.Plan, joins []libns.Join) (libns.Set, error) {
+	set := plan.Create
+	for _, j := range joins {
+		var st unix.Stat_t
+		if err := unix.Fstat(int(j.File.Fd()), &st); err != nil {
+			return 0, err
+		}
+		ours, err := libns.IdentityOf(0, j.Kind)
+		if err != nil {
+			return 0, err
+		}
+		if ours != (libns.Identity{Dev: st.Dev, Ino: st.Ino}) {
+			set = set.Add(j.Kind)
+		}
+	}
+	return set, nil
 }
 
 func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, o CreateOptions, bundle string, hookState *specs.State) error {

@@ -33,6 +33,7 @@ type Isolation struct {
 	Rung       string   `json:"rung"`
 	Namespaces []string `json:"namespaces"`
 	Extras     []string `json:"extras"`
+	Joined     []string `json:"joined,omitempty"` // entered by path, not created
 	Verified   bool     `json:"verified"`
 }
 
@@ -53,9 +54,10 @@ type Record struct {
 	// CgroupPaths maps each controller to the container's cgroup directory
 	// (the key "" on cgroup v2).
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
-	// Hooks are kept from the config at create: start and delete run
-	// poststart and poststop even if the bundle has changed since.
-	Hooks *specs.Hooks `json:"hooks,omitempty"`
+	// Config is the config as it was at create: start, exec and delete use
+	// it (hooks, the process to base exec on, seccomp) even if the bundle
+	// has changed since.
+	Config *specs.Spec `json:"config"`
 }
 
 // State is the `rung state` output: the OCI state plus rung's isolation.

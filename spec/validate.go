@@ -45,26 +45,28 @@ func Validate(s *specs.Spec, bundle string) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	if err := validateUserNS(s, plan.Create); err != nil {
+	if err := validateUserNS(s, plan.Create, plan.Joined()); err != nil {
 		return Plan{}, err
 	}
-	if s.Hostname != "" && !plan.Create.Has(libns.UTS) {
-		return Plan{}, errors.New("hostname: setting the hostname needs a new uts namespace")
+	// A joined namespace is the container's own too (a pod's, say).
+	own := plan.Create | plan.Joined()
+	if s.Hostname != "" && !own.Has(libns.UTS) {
+		return Plan{}, errors.New("hostname: setting the hostname needs a private uts namespace")
 	}
-	if s.Domainname != "" && !plan.Create.Has(libns.UTS) {
-		return Plan{}, errors.New("domainname: setting the domain name needs a new uts namespace")
+	if s.Domainname != "" && !own.Has(libns.UTS) {
+		return Plan{}, errors.New("domainname: setting the domain name needs a private uts namespace")
 	}
-	if !plan.Create.Has(libns.Mount) {
+	if !own.Has(libns.Mount) {
 		// Without a mount namespace every mount would land on the host.
 		switch {
 		case len(s.Mounts) > 0:
-			return Plan{}, errors.New("mounts: mounts need a new mount namespace")
+			return Plan{}, errors.New("mounts: mounts need a private mount namespace")
 		case s.Root.Readonly:
-			return Plan{}, errors.New("root.readonly: a read-only root needs a new mount namespace")
+			return Plan{}, errors.New("root.readonly: a read-only root needs a private mount namespace")
 		case len(s.Linux.MaskedPaths) > 0:
-			return Plan{}, errors.New("linux.maskedPaths: masking paths needs a new mount namespace")
+			return Plan{}, errors.New("linux.maskedPaths: masking paths needs a private mount namespace")
 		case len(s.Linux.ReadonlyPaths) > 0:
-			return Plan{}, errors.New("linux.readonlyPaths: read-only paths need a new mount namespace")
+			return Plan{}, errors.New("linux.readonlyPaths: read-only paths need a private mount namespace")
 		}
 	}
 	if s.Linux.IntelRdt != nil {
@@ -107,8 +109,11 @@ func validateProcess(p *specs.Process) error {
 // validateUserNS requires id mappings exactly when a user namespace is
 // created, and that they map container root: init needs root in the new
 // namespace to build the rootfs.
-func validateUserNS(s *specs.Spec, created libns.Set) error {
+func validateUserNS(s *specs.Spec, created, joined libns.Set) error {
 	l := s.Linux
+	if joined.Has(libns.User) {
+		return nil // the joined namespace has its mappings already
+	}
 	if !created.Has(libns.User) {
 		if len(l.UIDMappings) > 0 || len(l.GIDMappings) > 0 {
 			return errors.New("linux.uidMappings: id mappings given without a user namespace")

@@ -1,0 +1,81 @@
+package initproc
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// ExecMain is `rung nsexec`: a process the nsenter constructor has already
+// moved into a running container's namespaces, and the runtime into its
+// cgroup. It applies the exec'd process' rlimits, AppArmor profile, user,
+// capabilities, no_new_privs and seccomp, and execs it. Success is the
+// exec itself (the close-on-exec socket closes); failure is one Reply.
+func ExecMain() {
+	sync := os.NewFile(SyncFd, "sync")
+	var cfg ExecConfig
+	if err := json.NewDecoder(sync).Decode(&cfg); err != nil {
+		os.Exit(1)
+	}
+	err := execProcess(&cfg)
+	_ = json.NewEncoder(sync).Encode(Reply{Error: err.Error()})
+	os.Exit(127)
+}
+
+func execProcess(cfg *ExecConfig) error {
+	p := cfg.Process
+	if p == nil || len(p.Args) == 0 {
+		return errors.New("process.args: no command given")
+	}
+	procfs := openPrivateProcfs()
+	caps, err := loadCapabilities()
+	if err != nil {
+		return err
+	}
+	filter, err := buildSeccomp(cfg.Seccomp)
+	if err != nil {
+		return err
+	}
+	if err := setRlimits(p.Rlimits); err != nil {
+		return err
+	}
+	if err := setOOMScoreAdj(procfs, p.OOMScoreAdj); err != nil {
+		return err
+	}
+	if err := setAppArmor(procfs, p.ApparmorProfile); err != nil {
+		return err
+	}
+	exe, err := resolveExecutable(p)
+	if err != nil {
+		return err
+	}
+	if err := os.Chdir(p.Cwd); err != nil {
+		return fmt.Errorf("chdir to cwd (%q): %w", p.Cwd, err)
+	}
+	if wd, err := unix.Getwd(); err != nil || !strings.HasPrefix(wd, "/") {
+		return fmt.Errorf("process.cwd %q: current working directory is outside of container mount namespace root", p.Cwd)
+	}
+	if filter != nil && !p.NoNewPrivileges {
+		if err := filter.Load(); err != nil {
+			return fmt.Errorf("linux.seccomp: load filter: %w", err)
+		}
+		filter = nil
+	}
+	if _, _, err := setupCredentials(p, caps); err != nil {
+		return err
+	}
+	if err := os.Chdir(p.Cwd); err != nil {
+		return fmt.Errorf("chdir to cwd (%q): %w", p.Cwd, err)
+	}
+	if p.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("process.noNewPrivileges: %w", err)
+		}
+	}
+	exe.procfs, exe.seccomp = procfs, filter
+	return exe.exec()
+}

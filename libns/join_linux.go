@@ -1,0 +1,102 @@
+package libns
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// nsGetNstype is NS_GET_NSTYPE from <linux/nsfs.h>: _IO(0xb7, 0x3).
+const nsGetNstype = 0xb703
+
+// Join is one namespace to enter: an fd the runtime opened and checked.
+type Join struct {
+	Kind Kind
+	File *os.File
+}
+
+// OpenNamespace opens path and proves it is a namespace of kind k: on
+// nsfs, and NS_GET_NSTYPE says k. The child is only ever handed the fd,
+// never the path, so a path swapped after this check changes nothing.
+func OpenNamespace(path string, k Kind) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open %s namespace %s: %w", k, path, err)
+	}
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(int(f.Fd()), &fs); err != nil || fs.Type != unix.NSFS_MAGIC {
+		f.Close()
+		return nil, fmt.Errorf("%s namespace path %s: not a namespace file", k, path)
+	}
+	t, err := unix.IoctlRetInt(int(f.Fd()), nsGetNstype)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s namespace path %s: NS_GET_NSTYPE: %w", k, path, err)
+	}
+	if uintptr(t) != k.CloneFlag() {
+		f.Close()
+		return nil, fmt.Errorf("%s namespace path %s: is a %s namespace", k, path, kindOfFlag(uintptr(t)))
+	}
+	return f, nil
+}
+
+func kindOfFlag(flag uintptr) string {
+	for _, k := range AllKinds() {
+		if k.CloneFlag() == flag {
+			return k.String()
+		}
+	}
+	return "unknown"
+}
+
+// NeedsFork reports whether joining these makes the joining process fork
+// (pid and time namespaces apply to children only).
+func NeedsFork(joins []Join, unshare Set) bool {
+	if unshare.Has(PID) {
+		return true
+	}
+	for _, j := range joins {
+		if j.Kind == PID || j.Kind == Time {
+			return true
+		}
+	}
+	return false
+}
+
+// EnterEnv is the environment entry that makes the constructor in
+// nsenter_linux.c join joins, given the fd number each will have in the
+// child, then create the namespaces of unshare; pidFd is where the child
+// reports the pid after a fork (-1 for none).
+func EnterEnv(joins []Join, childFds []int, pidFd int, unshare Set) (string, error) {
+	if len(joins) != len(childFds) {
+		return "", errors.New("libns: one child fd per namespace")
+	}
+	parts := make([]string, len(joins))
+	for i, j := range joins {
+		parts[i] = strconv.Itoa(childFds[i]) + ":" + strconv.FormatUint(uint64(j.Kind.CloneFlag()), 10)
+	}
+	return "_RUNG_NSENTER=" + strings.Join(parts, ",") + ";" + strconv.Itoa(pidFd) + ";" + strconv.FormatUint(uint64(unshare.CloneFlags()), 10), nil
+}
+
+// VerifyJoined checks that pid is in each joined namespace: its identity
+// equals that of the fd.
+func VerifyJoined(pid int, joins []Join) error {
+	for _, j := range joins {
+		var st unix.Stat_t
+		if err := unix.Fstat(int(j.File.Fd()), &st); err != nil {
+			return fmt.Errorf("verify %s namespace: %w", j.Kind, err)
+		}
+		got, err := identityForChildren(pid, j.Kind)
+		if err != nil {
+			return fmt.Errorf("verify %s namespace: %w", j.Kind, err)
+		}
+		if got != (Identity{Dev: st.Dev, Ino: st.Ino}) {
+			return fmt.Errorf("verify %s namespace: process is not in the namespace it joined", j.Kind)
+		}
+	}
+	return nil
+}

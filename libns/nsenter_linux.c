@@ -1,0 +1,101 @@
+// The one part of rung that runs before the Go runtime: joining existing
+// namespaces. A Go process is multi-threaded before main, and the kernel
+// lets only a single-threaded process setns into a user namespace (and
+// time and mount namespaces are awkward for the same reason), so this
+// constructor does it first. It makes no decision: the runtime opened and
+// checked every fd, and the environment says what to join. See join.go.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#define MAX_NS 16
+
+static void die(const char *what, int fd) {
+	int err = errno;
+	dprintf(2, "rung nsenter: %s (fd %d): %s\n", what, fd, strerror(err));
+	_exit(1);
+}
+
+static int join(int fd, int type) {
+	if (setns(fd, type) < 0)
+		die("setns", fd);
+	close(fd);
+	return 0;
+}
+
+// _RUNG_NSENTER="FD:TYPE,FD:TYPE,...;PIDFD;UNSHARE" with TYPE the
+// CLONE_NEW* value and UNSHARE the CLONE_NEW* flags to create after the
+// joins (inside a joined user namespace, so it owns them). When a pid or
+// time namespace is joined, or a pid namespace created, the process forks,
+// because those apply to children only; the parent writes the child's pid
+// (as the runtime sees it) to PIDFD and exits, the child goes on.
+__attribute__((constructor)) static void rung_nsenter(void) {
+	const char *env = getenv("_RUNG_NSENTER");
+	if (env == NULL)
+		return;
+	// CVE-2016-9962: nothing in the joined namespaces may ptrace this
+	// process or read its fds while it still holds the runtime's.
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		die("prctl(PR_SET_DUMPABLE)", -1);
+
+	int fds[MAX_NS], types[MAX_NS], n = 0, pidfd = -1, unshare_flags = 0;
+	// Three fields, the first possibly empty: split by hand, as strtok
+	// would skip an empty one.
+	char *spec = strdup(env), *save = NULL, *p;
+	char *list = spec;
+	char *pidpart = strchr(list, ';');
+	if (pidpart == NULL)
+		die("malformed _RUNG_NSENTER", -1);
+	*pidpart++ = '\0';
+	char *unsharepart = strchr(pidpart, ';');
+	if (unsharepart != NULL)
+		*unsharepart++ = '\0';
+	pidfd = atoi(pidpart);
+	if (unsharepart != NULL)
+		unshare_flags = atoi(unsharepart);
+	for (p = strtok_r(list, ",", &save); p != NULL && n < MAX_NS; p = strtok_r(NULL, ",", &save)) {
+		if (sscanf(p, "%d:%d", &fds[n], &types[n]) != 2)
+			die("malformed _RUNG_NSENTER", -1);
+		n++;
+	}
+	free(spec);
+	unsetenv("_RUNG_NSENTER");
+
+	int must_fork = 0;
+	// Everything but the user namespace first, while the caller still has
+	// its privileges over all of them; the user namespace last.
+	for (int i = 0; i < n; i++) {
+		if (types[i] == CLONE_NEWUSER)
+			continue;
+		join(fds[i], types[i]);
+		if (types[i] == CLONE_NEWPID || types[i] == CLONE_NEWTIME)
+			must_fork = 1;
+	}
+	for (int i = 0; i < n; i++)
+		if (types[i] == CLONE_NEWUSER)
+			join(fds[i], types[i]);
+
+	if (unshare_flags != 0) {
+		if (unshare(unshare_flags) < 0)
+			die("unshare", -1);
+		if (unshare_flags & CLONE_NEWPID)
+			must_fork = 1;
+	}
+	if (!must_fork)
+		return;
+	pid_t child = fork();
+	if (child < 0)
+		die("fork", -1);
+	if (child > 0) {
+		if (pidfd < 0 || dprintf(pidfd, "%d\n", child) < 0)
+			die("report child pid", pidfd);
+		_exit(0);
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+}

@@ -1,0 +1,209 @@
+package runtime
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/opencontainers/cgroups"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/rungrt/rung/initproc"
+	"github.com/rungrt/rung/libns"
+)
+
+// ExecOptions are the inputs of `rung exec`.
+type ExecOptions struct {
+	Process *specs.Process
+	Detach  bool
+	PidFile string
+}
+
+// Exec runs a new process in the container: in every namespace the
+// container has apart from the runtime's, in its cgroup, with the
+// process' own user, capabilities, rlimits, no_new_privs and the
+// container's seccomp profile. In the foreground it returns the process'
+// exit status (128+N after signal N).
+func (c *Container) Exec(o ExecOptions) (int, error) {
+	if c.Status() == Stopped {
+		return -1, errNotRunning
+	}
+	joins, err := c.namespacesToJoin()
+	if err != nil {
+		return -1, err
+	}
+	defer func() {
+		for _, j := range joins {
+			j.File.Close()
+		}
+	}()
+	// The process forks inside the nsenter constructor when it joins a pid
+	// namespace; as subreaper rung becomes the parent of what it forked.
+	if !o.Detach {
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			return -1, fmt.Errorf("become subreaper: %w", err)
+		}
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	parent, child := os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync-child")
+	defer parent.Close()
+	pidR, pidW, err := os.Pipe()
+	if err != nil {
+		child.Close()
+		return -1, err
+	}
+	defer pidR.Close()
+	exe, err := sealedExe()
+	if err != nil {
+		child.Close()
+		pidW.Close()
+		return -1, err
+	}
+	defer exe.Close()
+
+	extra := []*os.File{child, pidW} // fds 3 and 4
+	childFds := make([]int, len(joins))
+	for i, j := range joins {
+		extra = append(extra, j.File)
+		childFds[i] = 3 + len(extra) - 1
+	}
+	env, err := libns.EnterEnv(joins, childFds, 4, 0)
+	if err != nil {
+		return -1, err
+	}
+	cmd := &exec.Cmd{
+		Path:       fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
+		Args:       []string{"rung", "nsexec"},
+		Env:        []string{env, "GODEBUG=containermaxprocs=0,updatemaxprocs=0"},
+		Stdin:      os.Stdin,
+		Stdout:     os.Stdout,
+		Stderr:     os.Stderr,
+		ExtraFiles: extra,
+	}
+	err = cmd.Start()
+	child.Close()
+	pidW.Close()
+	if err != nil {
+		return -1, fmt.Errorf("start exec process: %w", err)
+	}
+	pid := cmd.Process.Pid
+	if libns.NeedsFork(joins, 0) {
+		if err := cmd.Wait(); err != nil {
+			return -1, fmt.Errorf("join the container's namespaces: %w", err)
+		}
+		line, err := bufio.NewReader(pidR).ReadString('\n')
+		if pid, err = strconv.Atoi(strings.TrimSpace(line)); err != nil {
+			return -1, fmt.Errorf("join the container's namespaces: no pid reported")
+		}
+	}
+	kill := func() { _ = unix.Kill(pid, unix.SIGKILL); _, _ = unix.Wait4(pid, nil, 0, nil) }
+	if err := libns.VerifyJoined(pid, joins); err != nil {
+		kill()
+		return -1, err
+	}
+	for _, path := range c.Rec.CgroupPaths {
+		if err := cgroups.WriteCgroupProc(path, pid); err != nil {
+			kill()
+			return -1, fmt.Errorf("join the container's cgroup %s: %w", path, err)
+		}
+	}
+	var seccomp *specs.LinuxSeccomp
+	if c.Rec.Config != nil && c.Rec.Config.Linux != nil {
+		seccomp = c.Rec.Config.Linux.Seccomp
+	}
+	if err := json.NewEncoder(parent).Encode(initproc.ExecConfig{Process: o.Process, Seccomp: seccomp}); err != nil {
+		kill()
+		return -1, fmt.Errorf("send process to exec: %w", err)
+	}
+	var reply initproc.Reply
+	if err := json.NewDecoder(parent).Decode(&reply); err == nil && reply.Error != "" {
+		_, _ = unix.Wait4(pid, nil, 0, nil)
+		return -1, fmt.Errorf("exec failed: unable to start container process: %s", reply.Error)
+	} else if err != nil && !errors.Is(err, io.EOF) {
+		kill()
+		return -1, fmt.Errorf("exec: %w", err)
+	}
+	if o.PidFile != "" {
+		if err := writeFileAtomic(o.PidFile, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+			return -1, fmt.Errorf("write pid file: %w", err)
+		}
+	}
+	if o.Detach {
+		return 0, nil
+	}
+	return waitForwarding(pid)
+}
+
+// namespacesToJoin opens every namespace of the container's init that is
+// not the runtime's own.
+func (c *Container) namespacesToJoin() ([]libns.Join, error) {
+	var joins []libns.Join
+	for _, k := range libns.AllKinds() {
+		theirs, err := libns.ContainerIdentity(c.Rec.Pid, k)
+		if err != nil {
+			return nil, err
+		}
+		ours, err := libns.IdentityOf(0, k)
+		if err != nil {
+			return nil, err
+		}
+		if theirs == ours {
+			continue
+		}
+		f, err := libns.OpenNamespace(libns.ContainerNSPath(c.Rec.Pid, k), k)
+		if err != nil {
+			return nil, err
+		}
+		joins = append(joins, libns.Join{Kind: k, File: f})
+	}
+	// The fds are only good if they are still init's: check it did not
+	// exit (and its pid get reused) while they were opened.
+	if !alive(c.Rec.Pid, c.Rec.StartTime) {
+		for _, j := range joins {
+			j.File.Close()
+		}
+		return nil, errNotRunning
+	}
+	return joins, nil
+}
+
+// waitForwarding waits for pid, a child of rung, forwarding signals.
+func waitForwarding(pid int) (int, error) {
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs)
+	defer signal.Stop(sigs)
+	go func() {
+		for s := range sigs {
+			if sig, ok := s.(syscall.Signal); ok && sig != unix.SIGCHLD && sig != unix.SIGURG && sig != unix.SIGWINCH && sig != unix.SIGPIPE {
+				_ = unix.Kill(pid, sig)
+			}
+		}
+	}()
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return -1, fmt.Errorf("wait for exec process: %w", err)
+		}
+		break
+	}
+	if ws.Signaled() {
+		return 128 + int(ws.Signal()), nil
+	}
+	return ws.ExitStatus(), nil
+}
