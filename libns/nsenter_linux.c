@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -76,9 +77,20 @@ __attribute__((constructor)) static void rung_nsenter(void) {
 		if (types[i] == CLONE_NEWPID || types[i] == CLONE_NEWTIME)
 			must_fork = 1;
 	}
-	for (int i = 0; i < n; i++)
-		if (types[i] == CLONE_NEWUSER)
-			join(fds[i], types[i]);
+	for (int i = 0; i < n; i++) {
+		if (types[i] != CLONE_NEWUSER)
+			continue;
+		join(fds[i], types[i]);
+		// The host's uid 0 is not mapped in the joined namespace: become its
+		// root, or files created from here on (mount targets, device nodes)
+		// fail with EOVERFLOW and exec drops every capability.
+		if (setgroups(0, NULL) < 0 && errno != EPERM)
+			die("setgroups", -1);
+		if (setresgid(0, 0, 0) < 0)
+			die("setresgid", -1);
+		if (setresuid(0, 0, 0) < 0)
+			die("setresuid", -1);
+	}
 
 	if (unshare_flags != 0) {
 		if (unshare(unshare_flags) < 0)

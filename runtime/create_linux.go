@@ -385,7 +385,7 @@ func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, o CreateOptions, b
 	cfg := initproc.Config{
 		HookState: hookState,
 		ID:        o.ID, Spec: s, Bundle: bundle, Rootfs: spec.RootfsPath(s, bundle),
-		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, Namespaces: plan.Create.Names(),
+		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, Namespaces: plan.Create.Names(), Joined: plan.Joined().Names(),
 	}
 	if err := json.NewEncoder(sync).Encode(&cfg); err != nil {
 		return fmt.Errorf("send config to init: %w", err)

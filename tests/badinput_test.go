@@ -36,11 +36,6 @@ func TestBadInput(t *testing.T) {
 				s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 			})
 		}, "linux.uidMappings: a user namespace needs id mappings"},
-		{"namespace path", "c", func(e *env, b string) {
-			e.editSpec(b, func(s *specs.Spec) {
-				s.Linux.Namespaces[1].Path = "/proc/1/ns/net"
-			})
-		}, "linux.namespaces[1].path"},
 		{"user namespace alone", "c", func(e *env, b string) {
 			e.editSpec(b, func(s *specs.Spec) {
 				s.Mounts, s.Linux.MaskedPaths, s.Linux.ReadonlyPaths, s.Root.Readonly, s.Hostname = nil, nil, nil, false, ""

@@ -235,6 +235,7 @@ type state struct {
 		Rung       string   `json:"rung"`
 		Namespaces []string `json:"namespaces"`
 		Extras     []string `json:"extras"`
+		Joined     []string `json:"joined"`
 		Verified   bool     `json:"verified"`
 	} `json:"isolation"`
 }

@@ -1,0 +1,197 @@
+package tests
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// joinNS points the config's entry of kind k at path (adding it if absent).
+func joinNS(s *specs.Spec, k specs.LinuxNamespaceType, path string) {
+	for i := range s.Linux.Namespaces {
+		if s.Linux.Namespaces[i].Type == k {
+			s.Linux.Namespaces[i].Path = path
+			return
+		}
+	}
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: k, Path: path})
+}
+
+func nsOf(t *testing.T, pid int, name string) string {
+	t.Helper()
+	l, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// TestSharedNetworkNamespace: a second container joins the first's net
+// namespace by path and sees its interfaces; a third, with its own, does not.
+func TestSharedNetworkNamespace(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("a", "strict", sleeper)
+	e.must("run", "-d", "--bundle", b, "a")
+	a := e.state("a").Pid
+	netPath := fmt.Sprintf("/proc/%d/ns/net", a)
+	// A test address (RFC 2544 range) on a's loopback marks its netns.
+	if out, err := exec.Command("nsenter", "--net="+netPath, "ip", "addr", "add", "198.18.250.7/32", "dev", "lo").CombinedOutput(); err != nil {
+		t.Fatalf("add an address in a's netns: %v %s", err, out)
+	}
+	list := []string{"sh", "-c", "ip -o addr | grep -c 198.18.250.7; readlink /proc/self/ns/net"}
+	bb := e.bundle("b", "strict", func(s *specs.Spec) { s.Process.Args = list; joinNS(s, specs.NetworkNamespace, netPath) })
+	r := e.must("run", "--bundle", bb, "b")
+	if r.stdout != "1\n"+nsOf(t, a, "net")+"\n" {
+		t.Fatalf("b, joined to a's netns, sees:\n%s", r.stdout)
+	}
+	bc := e.bundle("c", "strict", func(s *specs.Spec) { s.Process.Args = list })
+	r = e.rung("run", "--bundle", bc, "c")
+	if strings.HasPrefix(r.stdout, "1\n") || strings.Contains(r.stdout, nsOf(t, a, "net")) {
+		t.Fatalf("c, with its own netns, sees a's: %q", r.stdout)
+	}
+	// A pod-like second container, kept running: verify reports the join.
+	bd := e.bundle("d", "strict", func(s *specs.Spec) { sleeper(s); joinNS(s, specs.NetworkNamespace, netPath) })
+	e.must("run", "-d", "--bundle", bd, "d")
+	st := e.state("d")
+	if strings.Join(st.Isolation.Joined, ",") != "network" || st.Isolation.Rung != "strict" {
+		t.Fatalf("isolation of d: %+v", st.Isolation)
+	}
+	v := e.must("verify", "d")
+	if !strings.Contains(v.stdout, "network    joined  joined") {
+		t.Fatalf("verify d:\n%s", v.stdout)
+	}
+	e.must("delete", "-f", "d")
+	e.must("delete", "-f", "a")
+	e.noLeftovers("a")
+}
+
+// TestJoinEachKind joins one kind at a time from a container that has all
+// kinds but user new, and checks the joiner's namespace from the host.
+func TestJoinEachKind(t *testing.T) {
+	// a lives in an env of its own, so each joiner's leftover check sees
+	// only the joiner.
+	ea := newEnv(t)
+	ba := ea.bundle("a", "strict", func(s *specs.Spec) {
+		sleeper(s)
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace})
+	})
+	ea.must("run", "-d", "--bundle", ba, "a")
+	a := ea.state("a").Pid
+	e := newEnv(t)
+	for _, tc := range []struct {
+		kind specs.LinuxNamespaceType
+		proc string
+	}{
+		{specs.NetworkNamespace, "net"}, {specs.IPCNamespace, "ipc"}, {specs.UTSNamespace, "uts"},
+		{specs.CgroupNamespace, "cgroup"}, {specs.PIDNamespace, "pid"}, {specs.TimeNamespace, "time"},
+	} {
+		t.Run(string(tc.kind), func(t *testing.T) {
+			id := "j-" + tc.proc
+			b := e.bundle(id, "strict", func(s *specs.Spec) {
+				sleeper(s)
+				joinNS(s, tc.kind, fmt.Sprintf("/proc/%d/ns/%s", a, tc.proc))
+				if tc.kind == specs.UTSNamespace {
+					s.Hostname = "" // a's hostname is a's
+				}
+			})
+			e.must("run", "-d", "--bundle", b, id)
+			j := e.state(id).Pid
+			for _, other := range []string{"net", "ipc", "uts", "pid", "mnt"} {
+				same := nsOf(t, j, other) == nsOf(t, a, other)
+				if same != (other == tc.proc) {
+					t.Errorf("%s namespace shared with a: %v, want %v", other, same, other == tc.proc)
+				}
+			}
+			if tc.proc == "cgroup" || tc.proc == "time" {
+				if nsOf(t, j, tc.proc) != nsOf(t, a, tc.proc) {
+					t.Errorf("%s namespace not joined", tc.proc)
+				}
+			}
+			if r := e.rung("verify", id); r.code != 0 {
+				t.Errorf("verify %s: %s %s", id, r.stdout, r.stderr)
+			}
+			e.must("delete", "-f", id)
+			e.noLeftovers(id)
+		})
+	}
+	ea.must("delete", "-f", "a")
+}
+
+// TestJoinUserNamespace: a container joins another's user namespace and
+// creates its other namespaces inside it; the uid map seen from inside is
+// the first container's.
+func TestJoinUserNamespace(t *testing.T) {
+	ea := newEnv(t)
+	ba := ea.bundle("a", "quantum", sleeper)
+	ea.must("run", "-d", "--bundle", ba, "a")
+	a := ea.state("a").Pid
+	e := newEnv(t)
+	bb := e.bundle("b", "quantum", func(s *specs.Spec) {
+		s.Process.Args = []string{"/bin/probe"}
+		s.Process.Env = append(s.Process.Env, "GODEBUG=containermaxprocs=0,updatemaxprocs=0")
+		joinNS(s, specs.UserNamespace, fmt.Sprintf("/proc/%d/ns/user", a))
+	})
+	r := e.must("run", "--bundle", bb, "b")
+	if !strings.Contains(r.stdout, `"uidMap":"0 100000 65536"`) || !strings.Contains(r.stdout, `"user":"`+nsOf(t, a, "user")+`"`) {
+		t.Fatalf("b in a's user namespace reports: %s", r.stdout)
+	}
+	if !strings.Contains(r.stdout, `"pid":1,`) || strings.Contains(r.stdout, `"pid":"`+nsOf(t, a, "pid")) {
+		t.Fatalf("b's own pid namespace: %s", r.stdout)
+	}
+	e.noLeftovers("b")
+	ea.must("delete", "-f", "a")
+}
+
+func TestJoinBadPaths(t *testing.T) {
+	e := newEnv(t)
+	regular := filepath.Join(e.dir, "regular")
+	os.WriteFile(regular, nil, 0o644)
+	for _, tc := range []struct {
+		name, path, want string
+	}{
+		{"regular file", regular, "not a namespace file"},
+		{"wrong kind", "/proc/self/ns/ipc", "is a ipc namespace"},
+		{"missing", "/proc/999999999/ns/net", "no such file or directory"},
+		{"relative", "proc/self/ns/net", "not an absolute path"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := e.bundle("b-"+strings.ReplaceAll(tc.name, " ", ""), "strict", func(s *specs.Spec) {
+				sleeper(s)
+				joinNS(s, specs.NetworkNamespace, tc.path)
+			})
+			r := e.rung("create", "--bundle", b, "bad")
+			if r.code == 0 || !strings.Contains(r.stderr, "linux.namespaces[2].path") || !strings.Contains(r.stderr, tc.want) {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			e.noLeftovers("bad")
+		})
+	}
+}
+
+// TestHostNamespaceRefusedAtMinRung: joining the host's net namespace
+// reads as not isolating: refused at --min-isolation strict, and verify of
+// such a container reports network as shared.
+func TestHostNamespaceRefusedAtMinRung(t *testing.T) {
+	e := newEnv(t)
+	host := fmt.Sprintf("/proc/%d/ns/net", os.Getpid())
+	b := e.bundle("b", "strict", func(s *specs.Spec) { sleeper(s); joinNS(s, specs.NetworkNamespace, host) })
+	r := e.rung("create", "--bundle", b, "--min-isolation", "strict", "h")
+	if r.code == 0 || !strings.Contains(r.stderr, "missing network") {
+		t.Fatalf("host netns at --min-isolation strict: exit %d %s", r.code, r.stderr)
+	}
+	e.noLeftovers("h")
+	e.must("run", "-d", "--bundle", b, "h")
+	if st := e.state("h"); st.Isolation.Rung != "standard" {
+		t.Fatalf("host netns reads as %s", st.Isolation.Rung)
+	}
+	v := e.must("verify", "--format", "json", "h")
+	if !strings.Contains(v.stdout, `{"kind":"network","want":"joined","found":"shared"`) {
+		t.Fatalf("verify: %s", v.stdout)
+	}
+	e.must("delete", "-f", "h")
+}
