@@ -282,20 +282,25 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, bundle, dir st
 		// Becoming the namespace's root first keeps init privileged there.
 		attr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
-	extra := []*os.File{child, fifoFd, pidW} // fds 3, 4 and 5
+	extra := []*os.File{child, fifoFd} // fds 3 and 4
 	env := []string{
 		// Go 1.25+ would otherwise open the host's cgroup cpu files at
 		// start-up and keep them open in init, inside the container.
 		"GODEBUG=containermaxprocs=0,updatemaxprocs=0",
 	}
 	forks := libns.NeedsFork(joins, unshare)
+	pidFd := -1
+	if forks {
+		extra = append(extra, pidW) // fd 5: where the constructor reports init's pid
+		pidFd = 5
+	}
 	if len(joins) > 0 || !unshare.IsEmpty() {
 		childFds := make([]int, len(joins))
 		for i, j := range joins {
 			extra = append(extra, j.File)
 			childFds[i] = 3 + len(extra) - 1
 		}
-		e, err := libns.EnterEnv(joins, childFds, 5, unshare)
+		e, err := libns.EnterEnv(joins, childFds, pidFd, unshare)
 		if err != nil {
 			parent.Close()
 			return 0, nil, err
