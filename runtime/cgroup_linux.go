@@ -64,3 +64,69 @@ func (c *Container) destroyCgroup() error {
 	}
 	return nil
 }
+
+// freezerState reads whether the container's cgroup is frozen.
+func (c *Container) freezerState() cgroups.FreezerState {
+	m, err := loadCgroup(c.Rec.CgroupPaths)
+	if err != nil || m == nil {
+		return cgroups.Undefined
+	}
+	st, err := m.GetFreezerState()
+	if err != nil {
+		return cgroups.Undefined
+	}
+	return st
+}
+
+func (c *Container) freeze(st cgroups.FreezerState) error {
+	m, err := loadCgroup(c.Rec.CgroupPaths)
+	if err != nil {
+		return err
+	}
+	if m == nil {
+		return errors.New("container has no cgroup to freeze")
+	}
+	return m.Freeze(st)
+}
+
+// Pause freezes every process of a running container.
+func (c *Container) Pause() error {
+	switch st := c.Status(); st {
+	case Running:
+	case Paused:
+		return errors.New("container already paused")
+	default:
+		return errNotRunning
+	}
+	if err := c.freeze(cgroups.Frozen); err != nil {
+		return fmt.Errorf("pause: %w", err)
+	}
+	return nil
+}
+
+// Resume thaws a paused container.
+func (c *Container) Resume() error {
+	if st := c.Status(); st != Paused {
+		return errors.New("container not paused")
+	}
+	if err := c.freeze(cgroups.Thawed); err != nil {
+		return fmt.Errorf("resume: %w", err)
+	}
+	return nil
+}
+
+// Pids lists the host pids of the container's processes.
+func (c *Container) Pids() ([]int, error) {
+	if c.Status() == Stopped {
+		return nil, errNotRunning
+	}
+	procs, err := c.processes()
+	if err != nil {
+		return nil, err
+	}
+	pids := []int{}
+	for _, p := range procs {
+		pids = append(pids, p.pid)
+	}
+	return pids, nil
+}

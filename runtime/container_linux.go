@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/opencontainers/cgroups"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
@@ -53,6 +54,9 @@ func (c *Container) Status() Status {
 	if _, err := os.Lstat(filepath.Join(c.dir, fifoName)); err == nil {
 		return Created
 	}
+	if c.freezerState() == cgroups.Frozen {
+		return Paused
+	}
 	return Running
 }
 
@@ -85,6 +89,16 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 	}
 	if !all {
 		return signalProcess(c.Rec.Pid, c.Rec.StartTime, sig)
+	}
+	// Frozen, no process can fork a new one between listing and
+	// signalling; frozen processes take the signal when thawed.
+	frozen := c.Status() == Paused
+	if !frozen && len(c.Rec.CgroupPaths) > 0 {
+		if err := c.freeze(cgroups.Frozen); err == nil {
+			defer func() { _ = c.freeze(cgroups.Thawed) }()
+		}
+	} else if frozen && sig == unix.SIGKILL {
+		defer func() { _ = c.freeze(cgroups.Thawed) }()
 	}
 	pids, err := c.processes()
 	if err != nil {
@@ -240,7 +254,7 @@ func (c *Container) hookState(status specs.ContainerState) []byte {
 // runc does; a running or paused one only with force.
 func (c *Container) Delete(force bool) error {
 	st := c.Status()
-	if st == Running && !force {
+	if (st == Running || st == Paused) && !force {
 		return fmt.Errorf("cannot delete container %s that is not stopped: %s", c.Rec.ID, st)
 	}
 	if st != Stopped {
