@@ -60,6 +60,7 @@ func main() {
 		createCommand,
 		deleteCommand,
 		execCommand,
+		featuresCommand,
 		killCommand,
 		listCommand,
 		pauseCommand,
