@@ -224,3 +224,30 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("--version: %q", r.stdout)
 	}
 }
+
+func TestFeatures(t *testing.T) {
+	r := run(execCommand(rungBin, "features"))
+	var f struct {
+		OCIVersionMax string   `json:"ociVersionMax"`
+		Hooks         []string `json:"hooks"`
+		MountOptions  []string `json:"mountOptions"`
+		Linux         struct {
+			Namespaces []string `json:"namespaces"`
+			Seccomp    struct {
+				Enabled bool     `json:"enabled"`
+				Actions []string `json:"actions"`
+			} `json:"seccomp"`
+			Apparmor struct {
+				Enabled bool `json:"enabled"`
+			} `json:"apparmor"`
+		} `json:"linux"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &f); err != nil || r.code != 0 {
+		t.Fatalf("features: %v %s", err, r.stderr)
+	}
+	if len(f.Hooks) != 6 || len(f.Linux.Namespaces) != 8 || !f.Linux.Seccomp.Enabled || f.Linux.Apparmor.Enabled ||
+		!strings.HasPrefix(f.OCIVersionMax, "1.") || !strings.Contains(strings.Join(f.MountOptions, ","), "rbind") ||
+		strings.Contains(strings.Join(f.Linux.Seccomp.Actions, ","), "SCMP_ACT_NOTIFY") {
+		t.Fatalf("features: %s", r.stdout)
+	}
+}
