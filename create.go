@@ -56,9 +56,7 @@ func createOptions(c *cli.Context) (runtime.CreateOptions, error) {
 	}
 	// Flags whose work has not landed are refused rather than ignored: an
 	// engine that passes them relies on what they do.
-	if c.String("console-socket") != "" {
-		return o, fmt.Errorf("--console-socket: terminals are not supported yet")
-	}
+	o.ConsoleSocket = c.String("console-socket")
 	if c.String("pidfd-socket") != "" {
 		return o, fmt.Errorf("--pidfd-socket: not supported yet")
 	}

@@ -37,9 +37,6 @@ var execCommand = cli.Command{
 		if c.NArg() < 1 {
 			return errors.New("exec: container id cannot be empty")
 		}
-		if c.Bool("tty") || c.String("console-socket") != "" {
-			return errors.New("exec --tty/--console-socket: terminals are not supported yet")
-		}
 		if c.Int("preserve-fds") != 0 {
 			return errors.New("exec --preserve-fds: not supported yet")
 		}
@@ -51,7 +48,10 @@ var execCommand = cli.Command{
 		if err != nil {
 			return err
 		}
-		status, err := ct.Exec(runtime.ExecOptions{Process: p, Detach: c.Bool("detach"), PidFile: c.String("pid-file")})
+		if c.Bool("tty") {
+			p.Terminal = true
+		}
+		status, err := ct.Exec(runtime.ExecOptions{Process: p, Detach: c.Bool("detach"), PidFile: c.String("pid-file"), ConsoleSocket: c.String("console-socket")})
 		if err != nil {
 			return err
 		}

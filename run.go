@@ -25,6 +25,7 @@ var runCommand = cli.Command{
 		if err != nil {
 			return fmt.Errorf("rung run failed: %w", err)
 		}
+		o.RelayTerminal = !c.Bool("detach")
 		ct, err := runtime.Create(o)
 		if err != nil {
 			return fmt.Errorf("rung run failed: %w", err)

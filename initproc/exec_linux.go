@@ -40,6 +40,17 @@ func execProcess(cfg *ExecConfig) error {
 	if err != nil {
 		return err
 	}
+	if p.Terminal {
+		if cfg.ConsoleFd == 0 {
+			return errors.New("process.terminal: no console socket")
+		}
+		sock := os.NewFile(uintptr(cfg.ConsoleFd), "console-socket")
+		err := setupConsole(sock, p.ConsoleSize, false)
+		sock.Close()
+		if err != nil {
+			return fmt.Errorf("process.terminal: %w", err)
+		}
+	}
 	if err := setRlimits(p.Rlimits); err != nil {
 		return err
 	}

@@ -169,6 +169,17 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 	if err := setupRootfs(cfg, ns, beforePivot); err != nil {
 		return nil, err
 	}
+	if s.Process.Terminal {
+		if cfg.ConsoleFd == 0 {
+			return nil, errors.New("process.terminal: no console socket")
+		}
+		sock := os.NewFile(uintptr(cfg.ConsoleFd), "console-socket")
+		err := setupConsole(sock, s.Process.ConsoleSize, ns.Has(libns.Mount))
+		sock.Close()
+		if err != nil {
+			return nil, fmt.Errorf("process.terminal: %w", err)
+		}
+	}
 	if err := setSysctls(procfs, s.Linux.Sysctl, ns); err != nil {
 		return nil, err
 	}

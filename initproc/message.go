@@ -31,6 +31,8 @@ type Config struct {
 	// NoNewKeyring keeps the caller's session keyring instead of joining
 	// a fresh one named after the container.
 	NoNewKeyring bool `json:"noNewKeyring,omitempty"`
+	// ConsoleFd is the connected console socket when process.terminal.
+	ConsoleFd int `json:"consoleFd,omitempty"`
 	// HookState is the container state hooks get on stdin, status and all
 	// but what init fills in; nil when the config has no hooks.
 	HookState *specs.State `json:"hookState,omitempty"`
@@ -62,6 +64,7 @@ type Commit struct {
 // ExecConfig is what `rung exec` sends the process it started in the
 // container's namespaces.
 type ExecConfig struct {
-	Process *specs.Process      `json:"process"`
-	Seccomp *specs.LinuxSeccomp `json:"seccomp,omitempty"`
+	Process   *specs.Process      `json:"process"`
+	ConsoleFd int                 `json:"consoleFd,omitempty"` // with process.terminal
+	Seccomp   *specs.LinuxSeccomp `json:"seccomp,omitempty"`
 }

@@ -30,6 +30,11 @@ type CreateOptions struct {
 	NoPivot bool
 	// NoNewKeyring keeps the caller's session keyring in the container.
 	NoNewKeyring bool
+	// ConsoleSocket is where the pty master goes when process.terminal.
+	ConsoleSocket string
+	// RelayTerminal: for a foreground run with process.terminal and no
+	// console socket, rung takes the pty master and relays it itself.
+	RelayTerminal bool
 	// MinRung, when set, refuses a config whose isolation reads below it.
 	MinRung *libns.Rung
 }
@@ -39,6 +44,7 @@ type CreateOptions struct {
 // wait for the container to exit.
 type CreatedContainer struct {
 	*Container
+	tty *ttyProxy // set when rung relays the terminal itself
 }
 
 // Create sets up a container up to the point where only the user process'
@@ -122,7 +128,25 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if err != nil {
 		return nil, err
 	}
-	pid, sync, err := startInit(s, plan, joins, bundle, dir)
+	var tty *ttyProxy
+	if s.Process.Terminal && o.ConsoleSocket == "" && o.RelayTerminal {
+		if tty, err = newTTYProxy(); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				tty.Close()
+			}
+		}()
+	}
+	consoleFile, err := consoleFor(s.Process, o.ConsoleSocket, tty)
+	if err != nil {
+		return nil, err
+	}
+	if consoleFile != nil {
+		defer consoleFile.Close()
+	}
+	pid, sync, consoleFd, err := startInit(s, plan, joins, consoleFile, bundle, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +164,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		}
 	}()
 	hookState := &specs.State{Version: ociVersion, ID: o.ID, Status: specs.StateCreating, Pid: pid, Bundle: bundle, Annotations: s.Annotations}
-	if err := sendConfig(sync, s, plan, o, bundle, hookState); err != nil {
+	if err := sendConfig(sync, s, plan, o, bundle, hookState, consoleFd); err != nil {
 		return nil, err
 	}
 	dec, enc := json.NewDecoder(sync), json.NewEncoder(sync)
@@ -211,7 +235,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if err := enc.Encode(initproc.Commit{Commit: true}); err != nil {
 		return nil, fmt.Errorf("release init: %w", err)
 	}
-	return &CreatedContainer{Container: &Container{root: o.Root, dir: dir, Rec: rec}}, nil
+	return &CreatedContainer{Container: &Container{root: o.Root, dir: dir, Rec: rec}, tty: tty}, nil
 }
 
 // startInit re-execs rung as `rung init` inside the planned namespaces
@@ -222,23 +246,23 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 // starts (Path B), and creates the new ones itself after a joined user
 // namespace, or a pid namespace that needs a fork. It returns init's pid
 // and the runtime's end of the sync socket; init then waits for its config.
-func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, bundle, dir string) (int, *os.File, error) {
+func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.File, bundle, dir string) (pid int, sync *os.File, consoleFd int, err error) {
 	fifo := filepath.Join(dir, fifoName)
 	// 0622: init writes to it after switching to the container's user.
 	if err := unix.Mkfifo(fifo, 0o622); err != nil {
-		return 0, nil, fmt.Errorf("create exec fifo: %w", err)
+		return 0, nil, 0, fmt.Errorf("create exec fifo: %w", err)
 	}
 	if err := os.Chmod(fifo, 0o622); err != nil {
-		return 0, nil, err
+		return 0, nil, 0, err
 	}
 	fifoFd, err := os.OpenFile(fifo, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return 0, nil, fmt.Errorf("open exec fifo: %w", err)
+		return 0, nil, 0, fmt.Errorf("open exec fifo: %w", err)
 	}
 	defer fifoFd.Close()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return 0, nil, fmt.Errorf("create sync socket: %w", err)
+		return 0, nil, 0, fmt.Errorf("create sync socket: %w", err)
 	}
 	parent := os.NewFile(uintptr(fds[0]), "sync-parent")
 	child := os.NewFile(uintptr(fds[1]), "sync-child")
@@ -246,14 +270,14 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, bundle, dir st
 	pidR, pidW, err := os.Pipe()
 	if err != nil {
 		parent.Close()
-		return 0, nil, err
+		return 0, nil, 0, err
 	}
 	defer pidR.Close()
 	defer pidW.Close()
 	exe, err := sealedExe()
 	if err != nil {
 		parent.Close()
-		return 0, nil, err
+		return 0, nil, 0, err
 	}
 	defer exe.Close()
 
@@ -288,11 +312,15 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, bundle, dir st
 		// start-up and keep them open in init, inside the container.
 		"GODEBUG=containermaxprocs=0,updatemaxprocs=0",
 	}
+	if console != nil {
+		extra = append(extra, console)
+		consoleFd = 3 + len(extra) - 1
+	}
 	forks := libns.NeedsFork(joins, unshare)
 	pidFd := -1
 	if forks {
-		extra = append(extra, pidW) // fd 5: where the constructor reports init's pid
-		pidFd = 5
+		extra = append(extra, pidW) // where the constructor reports init's pid
+		pidFd = 3 + len(extra) - 1
 	}
 	if len(joins) > 0 || !unshare.IsEmpty() {
 		childFds := make([]int, len(joins))
@@ -303,7 +331,7 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, bundle, dir st
 		e, err := libns.EnterEnv(joins, childFds, pidFd, unshare)
 		if err != nil {
 			parent.Close()
-			return 0, nil, err
+			return 0, nil, 0, err
 		}
 		env = append(env, e)
 	}
@@ -312,7 +340,7 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, bundle, dir st
 		// parent, so a foreground run can wait for it.
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 			parent.Close()
-			return 0, nil, fmt.Errorf("become subreaper: %w", err)
+			return 0, nil, 0, fmt.Errorf("become subreaper: %w", err)
 		}
 	}
 	cmd := &exec.Cmd{
@@ -333,21 +361,39 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, bundle, dir st
 	pidW.Close()
 	if err != nil {
 		parent.Close()
-		return 0, nil, fmt.Errorf("start container init: %w", err)
+		return 0, nil, 0, fmt.Errorf("start container init: %w", err)
 	}
 	if !forks {
-		return cmd.Process.Pid, parent, nil
+		return cmd.Process.Pid, parent, consoleFd, nil
 	}
 	if err := cmd.Wait(); err != nil {
 		parent.Close()
-		return 0, nil, fmt.Errorf("start container init: joining namespaces failed: %w", err)
+		return 0, nil, 0, fmt.Errorf("start container init: joining namespaces failed: %w", err)
 	}
-	var pid int
 	if _, err := fmt.Fscan(pidR, &pid); err != nil || pid <= 0 {
 		parent.Close()
-		return 0, nil, errors.New("start container init: no pid reported after joining namespaces")
+		return 0, nil, 0, errors.New("start container init: no pid reported after joining namespaces")
 	}
-	return pid, parent, nil
+	return pid, parent, consoleFd, nil
+}
+
+// consoleFor is the console socket init gets: the engine's, or rung's own
+// relay for a foreground run; a terminal without either is refused, as
+// is a console socket without a terminal.
+func consoleFor(p *specs.Process, socket string, proxy *ttyProxy) (*os.File, error) {
+	if !p.Terminal {
+		if socket != "" {
+			return nil, errors.New("--console-socket given but process.terminal is false")
+		}
+		return nil, nil
+	}
+	if proxy != nil {
+		return proxy.Send, nil
+	}
+	if socket == "" {
+		return nil, errors.New("process.terminal: cannot allocate a tty if rung will detach without a console socket")
+	}
+	return dialConsoleSocket(socket)
 }
 
 // openJoins opens and checks every namespace the plan joins.
@@ -386,8 +432,9 @@ func isolating(plan spec.Plan, joins []libns.Join) (libns.Set, error) {
 	return set, nil
 }
 
-func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, o CreateOptions, bundle string, hookState *specs.State) error {
+func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, o CreateOptions, bundle string, hookState *specs.State, consoleFd int) error {
 	cfg := initproc.Config{
+		ConsoleFd: consoleFd,
 		HookState: hookState,
 		ID:        o.ID, Spec: s, Bundle: bundle, Rootfs: spec.RootfsPath(s, bundle),
 		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, Namespaces: plan.Create.Names(), Joined: plan.Joined().Names(),

@@ -23,9 +23,10 @@ import (
 
 // ExecOptions are the inputs of `rung exec`.
 type ExecOptions struct {
-	Process *specs.Process
-	Detach  bool
-	PidFile string
+	Process       *specs.Process
+	Detach        bool
+	PidFile       string
+	ConsoleSocket string // where the pty master goes when Process.Terminal
 }
 
 // Exec runs a new process in the container: in every namespace the
@@ -73,7 +74,24 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 	}
 	defer exe.Close()
 
+	var tty *ttyProxy
+	if o.Process.Terminal && o.ConsoleSocket == "" && !o.Detach {
+		if tty, err = newTTYProxy(); err != nil {
+			return -1, err
+		}
+		defer tty.Close()
+	}
+	consoleFile, err := consoleFor(o.Process, o.ConsoleSocket, tty)
+	if err != nil {
+		return -1, err
+	}
 	extra := []*os.File{child, pidW} // fds 3 and 4
+	consoleFd := 0
+	if consoleFile != nil {
+		defer consoleFile.Close()
+		extra = append(extra, consoleFile)
+		consoleFd = 3 + len(extra) - 1
+	}
 	childFds := make([]int, len(joins))
 	for i, j := range joins {
 		extra = append(extra, j.File)
@@ -123,7 +141,7 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 	if c.Rec.Config != nil && c.Rec.Config.Linux != nil {
 		seccomp = c.Rec.Config.Linux.Seccomp
 	}
-	if err := json.NewEncoder(parent).Encode(initproc.ExecConfig{Process: o.Process, Seccomp: seccomp}); err != nil {
+	if err := json.NewEncoder(parent).Encode(initproc.ExecConfig{Process: o.Process, Seccomp: seccomp, ConsoleFd: consoleFd}); err != nil {
 		kill()
 		return -1, fmt.Errorf("send process to exec: %w", err)
 	}
@@ -143,7 +161,10 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 	if o.Detach {
 		return 0, nil
 	}
-	return waitForwarding(pid)
+	if tty == nil {
+		return waitForwarding(pid)
+	}
+	return (&CreatedContainer{Container: &Container{Rec: &Record{Pid: pid}}, tty: tty}).Wait()
 }
 
 // namespacesToJoin opens every namespace of the container's init that is
