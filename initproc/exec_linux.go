@@ -70,9 +70,10 @@ func execProcess(cfg *ExecConfig) error {
 	if wd, err := unix.Getwd(); err != nil || !strings.HasPrefix(wd, "/") {
 		return fmt.Errorf("process.cwd %q: current working directory is outside of container mount namespace root", p.Cwd)
 	}
-	if filter != nil && !p.NoNewPrivileges {
-		if err := filter.Load(); err != nil {
-			return fmt.Errorf("linux.seccomp: load filter: %w", err)
+	early := filter != nil && !p.NoNewPrivileges
+	if early {
+		if err := loadSeccompEarly(filter); err != nil {
+			return err
 		}
 		filter = nil
 	}
@@ -87,6 +88,6 @@ func execProcess(cfg *ExecConfig) error {
 			return fmt.Errorf("process.noNewPrivileges: %w", err)
 		}
 	}
-	exe.procfs, exe.seccomp = procfs, filter
+	exe.procfs, exe.seccomp, exe.seccompLoaded = procfs, filter, early
 	return exe.exec()
 }

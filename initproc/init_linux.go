@@ -72,13 +72,16 @@ func Main() {
 
 // execution is the prepared user process.
 type execution struct {
-	path     string
-	args     []string
-	env      []string
-	procfs   *os.File               // private procfs instance, or nil
-	seccomp  *libseccomp.ScmpFilter // loaded just before exec, when set
-	warnings []string
-	notes    []string
+	path    string
+	args    []string
+	env     []string
+	procfs  *os.File               // private procfs instance, or nil
+	seccomp *libseccomp.ScmpFilter // loaded just before exec, when set
+	// seccompLoaded: the filter went in early (without no_new_privs);
+	// fds were sealed then, and the filter may refuse close_range now.
+	seccompLoaded bool
+	warnings      []string
+	notes         []string
 }
 
 // runtimeHooks is called once the namespaces and mounts exist and before
@@ -227,10 +230,10 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 	if filter != nil && !s.Process.NoNewPrivileges {
 		// Without no_new_privs the kernel accepts a filter only from a
 		// process with CAP_SYS_ADMIN: load it before capabilities drop.
-		if err := filter.Load(); err != nil {
-			return nil, fmt.Errorf("linux.seccomp: load filter: %w", err)
+		if err := loadSeccompEarly(filter); err != nil {
+			return nil, err
 		}
-		exe.seccomp = nil
+		exe.seccomp, exe.seccompLoaded = nil, true
 	}
 	exe.warnings, exe.notes, err = setupCredentials(s.Process, caps)
 	if err != nil {
@@ -271,19 +274,40 @@ func (e *execution) waitForStart() error {
 }
 
 func (e *execution) exec() error {
+	if err := sealFds(); err != nil && !e.seccompLoaded {
+		return err
+	}
 	if e.seccomp != nil {
 		// As late as possible: only the exec itself runs under the filter.
 		if err := e.seccomp.Load(); err != nil {
 			return fmt.Errorf("linux.seccomp: load filter: %w", err)
 		}
 	}
-	// CVE-2024-21626: no fd of the runtime's may survive into the
-	// container process. Everything above stdio is marked close-on-exec.
+	err := syscall.Exec(e.path, e.args, e.env)
+	return fmt.Errorf("exec %s: %w", e.path, err)
+}
+
+// sealFds marks every fd above stdio close-on-exec. CVE-2024-21626: no fd
+// of the runtime's may survive into the container process. Every fd init
+// opens itself is O_CLOEXEC already; this catches the inherited ones.
+func sealFds() error {
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("close fds: %w", err)
 	}
-	err := syscall.Exec(e.path, e.args, e.env)
-	return fmt.Errorf("exec %s: %w", e.path, err)
+	return nil
+}
+
+// loadSeccompEarly loads a filter while init still has CAP_SYS_ADMIN
+// (needed without no_new_privs), sealing fds first: the profile need not
+// allow close_range.
+func loadSeccompEarly(f *libseccomp.ScmpFilter) error {
+	if err := sealFds(); err != nil {
+		return err
+	}
+	if err := f.Load(); err != nil {
+		return fmt.Errorf("linux.seccomp: load filter: %w", err)
+	}
+	return nil
 }
 
 // openPrivateProcfs mounts nothing: it opens a detached procfs instance

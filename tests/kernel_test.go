@@ -43,6 +43,21 @@ func TestSeccompErrnoAndArgs(t *testing.T) {
 	if r := e.must("run", "--bundle", b, "nnp"); r.stdout != "NoNewPrivs:\t0\nSeccomp:\t2\n" {
 		t.Fatalf("seccomp without no_new_privs: %q", r.stdout)
 	}
+	// A profile need not allow close_range (Docker's allow-list does not):
+	// rung's own fd sealing must happen before the filter, with and
+	// without no_new_privs.
+	for _, nnp := range []bool{true, false} {
+		id := "noclose" + strconv.FormatBool(nnp)
+		b = e.bundle(id, "strict", func(s *specs.Spec) {
+			s.Process.NoNewPrivileges = nnp
+			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow,
+				Syscalls: []specs.LinuxSyscall{{Names: []string{"close_range"}, Action: specs.ActErrno}}}
+			s.Process.Args = []string{"echo", "ran"}
+		})
+		if r := e.must("run", "--bundle", b, id); r.stdout != "ran\n" {
+			t.Fatalf("profile without close_range (nnp %v): %q %s", nnp, r.stdout, r.stderr)
+		}
+	}
 	b = e.bundle("bad", "strict", func(s *specs.Spec) {
 		s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: "SCMP_ACT_BOGUS"}
 	})
