@@ -51,7 +51,7 @@ func execProcess(cfg *ExecConfig) error {
 			return fmt.Errorf("process.terminal: %w", err)
 		}
 	}
-	if err := setRlimits(p.Rlimits); err != nil {
+	if err := checkRlimits(p.Rlimits, caps); err != nil {
 		return err
 	}
 	if err := setOOMScoreAdj(procfs, p.OOMScoreAdj); err != nil {
@@ -88,6 +88,6 @@ func execProcess(cfg *ExecConfig) error {
 			return fmt.Errorf("process.noNewPrivileges: %w", err)
 		}
 	}
-	exe.procfs, exe.seccomp, exe.seccompLoaded = procfs, filter, early
+	exe.procfs, exe.seccomp, exe.seccompLoaded, exe.rlimits = procfs, filter, early, p.Rlimits
 	return exe.exec()
 }

@@ -10,7 +10,6 @@ import (
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
 
 	"github.com/rungrt/rung/libns"
@@ -75,8 +74,9 @@ type execution struct {
 	path    string
 	args    []string
 	env     []string
-	procfs  *os.File               // private procfs instance, or nil
-	seccomp *libseccomp.ScmpFilter // loaded just before exec, when set
+	procfs  *os.File            // private procfs instance, or nil
+	seccomp *seccompProgram     // loaded just before exec, when set
+	rlimits []specs.POSIXRlimit // set just before exec: RLIMIT_AS and co. could starve init itself
 	// seccompLoaded: the filter went in early (without no_new_privs);
 	// fds were sealed then, and the filter may refuse close_range now.
 	seccompLoaded bool
@@ -102,7 +102,7 @@ func runtimeHooks(cfg *Config, enc *json.Encoder, dec *json.Decoder) error {
 			return errors.New("runtime hooks failed")
 		}
 	}
-	return RunHooks("createContainer", h.CreateContainer, cfg.hookState(specs.StateCreating))
+	return RunHooks("createContainer", h.CreateContainer, cfg.hookState(specs.StateCreated))
 }
 
 func (cfg *Config) hookState(status specs.ContainerState) []byte {
@@ -208,13 +208,14 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 			return nil, fmt.Errorf("join a new session keyring: %w", err)
 		}
 	}
-	if err := setRlimits(s.Process.Rlimits); err != nil {
+	if err := checkRlimits(s.Process.Rlimits, caps); err != nil {
 		return nil, err
 	}
 	exe, err := resolveExecutable(s.Process)
 	if err != nil {
 		return nil, err
 	}
+	exe.rlimits = s.Process.Rlimits
 	exe.procfs = procfs
 	if err := os.Chdir(s.Process.Cwd); err != nil {
 		return nil, fmt.Errorf("chdir to cwd (%q) set in config.json failed: %w", s.Process.Cwd, err)
@@ -277,6 +278,9 @@ func (e *execution) exec() error {
 	if err := sealFds(); err != nil && !e.seccompLoaded {
 		return err
 	}
+	if err := setRlimits(e.rlimits); err != nil {
+		return err
+	}
 	if e.seccomp != nil {
 		// As late as possible: only the exec itself runs under the filter.
 		if err := e.seccomp.Load(); err != nil {
@@ -300,7 +304,7 @@ func sealFds() error {
 // loadSeccompEarly loads a filter while init still has CAP_SYS_ADMIN
 // (needed without no_new_privs), sealing fds first: the profile need not
 // allow close_range.
-func loadSeccompEarly(f *libseccomp.ScmpFilter) error {
+func loadSeccompEarly(f *seccompProgram) error {
 	if err := sealFds(); err != nil {
 		return err
 	}

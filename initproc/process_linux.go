@@ -47,6 +47,28 @@ func setRlimits(limits []specs.POSIXRlimit) error {
 	return nil
 }
 
+// checkRlimits refuses, at create, limits that setrlimit would refuse just
+// before exec: a hard limit above the current one needs CAP_SYS_RESOURCE.
+func checkRlimits(limits []specs.POSIXRlimit, caps capability.Capabilities) error {
+	if caps.Get(capability.EFFECTIVE, capability.CAP_SYS_RESOURCE) {
+		return nil
+	}
+	for _, rl := range limits {
+		res, ok := spec.RlimitResource(rl.Type)
+		if !ok {
+			return fmt.Errorf("process.rlimits: unknown rlimit %q", rl.Type)
+		}
+		var cur syscall.Rlimit
+		if err := syscall.Getrlimit(res, &cur); err != nil {
+			return fmt.Errorf("process.rlimits: getrlimit %s: %w", rl.Type, err)
+		}
+		if rl.Hard > cur.Max {
+			return fmt.Errorf("process.rlimits: setrlimit %s (soft %d, hard %d): raising the hard limit above %d: %w", rl.Type, rl.Soft, rl.Hard, cur.Max, unix.EPERM)
+		}
+	}
+	return nil
+}
+
 // resolveExecutable finds process.args[0] with the container's PATH, the
 // way exec.LookPath does, so the error texts are the ones engines match
 // on (`executable file not found in $PATH`, `no such file or directory`).

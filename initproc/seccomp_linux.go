@@ -1,9 +1,13 @@
 package initproc
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strings"
+	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	libseccomp "github.com/seccomp/libseccomp-golang"
@@ -31,28 +35,87 @@ var seccompOps = map[specs.LinuxSeccompOperator]libseccomp.ScmpCompareOp{
 	specs.OpMaskedEqual:  libseccomp.CompareMaskedEqual,
 }
 
-// buildSeccomp compiles linux.seccomp into a filter at create time, so a
-// profile libseccomp rejects fails the create; it is loaded just before
-// exec. Every part of the profile is honoured or refused.
-func buildSeccomp(sc *specs.LinuxSeccomp) (*libseccomp.ScmpFilter, error) {
+// seccompProgram is a compiled filter: plain BPF and the seccomp(2) flags.
+// Loading it allocates nothing, so it can go in after the rlimits, which
+// may leave the Go runtime and libc no room to allocate (RLIMIT_AS).
+type seccompProgram struct {
+	filter []unix.SockFilter
+	flags  uintptr
+}
+
+// Load installs the filter on this thread and, with TSYNC, every other.
+func (p *seccompProgram) Load() error {
+	prog := unix.SockFprog{Len: uint16(len(p.filter)), Filter: &p.filter[0]}
+	if _, _, e := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, p.flags, uintptr(unsafe.Pointer(&prog))); e != 0 {
+		return e
+	}
+	return nil
+}
+
+// buildSeccomp compiles linux.seccomp at create time, so a profile
+// libseccomp rejects fails the create. Every part of the profile is
+// honoured or refused.
+func buildSeccomp(sc *specs.LinuxSeccomp) (*seccompProgram, error) {
+	f, flags, err := buildSeccompFilter(sc)
+	if err != nil || f == nil {
+		return nil, err
+	}
+	defer f.Release()
+	bpf, err := exportBPF(f)
+	if err != nil {
+		return nil, fmt.Errorf("linux.seccomp: compile: %w", err)
+	}
+	if len(bpf) == 0 || len(bpf)%8 != 0 {
+		return nil, errors.New("linux.seccomp: compile: malformed program")
+	}
+	prog := make([]unix.SockFilter, len(bpf)/8)
+	for i := range prog {
+		b := bpf[i*8:]
+		prog[i] = unix.SockFilter{
+			Code: binary.NativeEndian.Uint16(b[0:]), Jt: b[2], Jf: b[3], K: binary.NativeEndian.Uint32(b[4:]),
+		}
+	}
+	return &seccompProgram{filter: prog, flags: flags}, nil
+}
+
+// exportBPF gets the compiled program through a memfd: ExportBPFMem needs
+// libseccomp 2.6, Debian 12 has 2.5.
+func exportBPF(f *libseccomp.ScmpFilter) ([]byte, error) {
+	fd, err := unix.MemfdCreate("rung-seccomp", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	mem := os.NewFile(uintptr(fd), "rung-seccomp")
+	defer mem.Close()
+	if err := f.ExportBPF(mem); err != nil {
+		return nil, err
+	}
+	if _, err := mem.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	return io.ReadAll(mem)
+}
+
+func buildSeccompFilter(sc *specs.LinuxSeccomp) (*libseccomp.ScmpFilter, uintptr, error) {
 	if sc == nil {
-		return nil, nil
+		return nil, 0, nil
 	}
 	if sc.ListenerPath != "" {
-		return nil, errors.New("linux.seccomp.listenerPath: seccomp notify is not supported yet")
+		return nil, 0, errors.New("linux.seccomp.listenerPath: seccomp notify is not supported yet")
 	}
 	def, err := seccompAction(sc.DefaultAction, sc.DefaultErrnoRet)
 	if err != nil {
-		return nil, fmt.Errorf("linux.seccomp.defaultAction: %w", err)
+		return nil, 0, fmt.Errorf("linux.seccomp.defaultAction: %w", err)
 	}
 	f, err := libseccomp.NewFilter(def)
 	if err != nil {
-		return nil, fmt.Errorf("linux.seccomp: %w", err)
+		return nil, 0, fmt.Errorf("linux.seccomp: %w", err)
 	}
-	fail := func(err error) (*libseccomp.ScmpFilter, error) {
+	fail := func(err error) (*libseccomp.ScmpFilter, uintptr, error) {
 		f.Release()
-		return nil, err
+		return nil, 0, err
 	}
+	flags := uintptr(unix.SECCOMP_FILTER_FLAG_TSYNC)
 	// no_new_privs is process.noNewPrivileges' to decide, not libseccomp's.
 	if err := f.SetNoNewPrivsBit(false); err != nil {
 		return fail(fmt.Errorf("linux.seccomp: %w", err))
@@ -70,13 +133,13 @@ func buildSeccomp(sc *specs.LinuxSeccomp) (*libseccomp.ScmpFilter, error) {
 		var err error
 		switch flag {
 		case specs.LinuxSeccompFlagLog:
-			err = f.SetLogBit(true)
+			flags |= unix.SECCOMP_FILTER_FLAG_LOG
 		case specs.LinuxSeccompFlagSpecAllow:
-			err = f.SetSSB(true)
+			flags |= unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
 		case specs.LinuxSeccompFlagWaitKillableRecv:
-			err = f.SetWaitKill(true)
+			// Only changes how a notify listener waits; notify is refused.
 		case "SECCOMP_FILTER_FLAG_TSYNC":
-			// libseccomp synchronises all threads by default.
+			// Always set.
 		default:
 			err = fmt.Errorf("unknown flag")
 		}
@@ -89,7 +152,7 @@ func buildSeccomp(sc *specs.LinuxSeccomp) (*libseccomp.ScmpFilter, error) {
 			return fail(fmt.Errorf("linux.seccomp.syscalls[%d]: %w", i, err))
 		}
 	}
-	return f, nil
+	return f, flags, nil
 }
 
 func seccompAction(a specs.LinuxSeccompAction, errnoRet *uint) (libseccomp.ScmpAction, error) {

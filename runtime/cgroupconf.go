@@ -153,7 +153,7 @@ func defaultDeviceRules(s *specs.Spec) []*devices.Rule {
 		case "b":
 			t = devices.BlockDevice
 		case "p":
-			t = devices.FifoDevice
+			continue // fifos are not subject to the devices cgroup
 		}
 		out = append(out, rule(t, d.Major, d.Minor, "rwm"))
 	}

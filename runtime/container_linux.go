@@ -250,11 +250,12 @@ func (c *Container) hookState(status specs.ContainerState) []byte {
 	return data
 }
 
-// Delete removes the container. A created container is killed first, as
-// runc does; a running or paused one only with force.
+// Delete removes a stopped container; one that is created, running or
+// paused only with force (the runtime spec: deleting a container that is
+// not stopped MUST be an error; crun does so, runc deletes created ones).
 func (c *Container) Delete(force bool) error {
 	st := c.Status()
-	if (st == Running || st == Paused) && !force {
+	if st != Stopped && !force {
 		return fmt.Errorf("cannot delete container %s that is not stopped: %s", c.Rec.ID, st)
 	}
 	if st != Stopped {

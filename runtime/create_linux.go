@@ -163,7 +163,9 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 			_ = cg.Destroy()
 		}
 	}()
-	hookState := &specs.State{Version: ociVersion, ID: o.ID, Status: specs.StateCreating, Pid: pid, Bundle: bundle, Annotations: s.Annotations}
+	// Hooks during create see "created", as runc and crun pass it and the
+	// runtime-tools hook tests expect.
+	hookState := &specs.State{Version: ociVersion, ID: o.ID, Status: specs.StateCreated, Pid: pid, Bundle: bundle, Annotations: s.Annotations}
 	if err := sendConfig(sync, s, plan, o, bundle, hookState, consoleFd); err != nil {
 		return nil, err
 	}

@@ -90,7 +90,7 @@ func TestDuplicateID(t *testing.T) {
 	if st := e.state("dup"); st.Status != specs.StateCreated || st.Pid != pid {
 		t.Fatalf("first container after duplicate create: %+v", st)
 	}
-	e.must("delete", "dup")
+	e.must("delete", "-f", "dup")
 	e.noLeftovers("dup")
 }
 

@@ -111,7 +111,7 @@ func TestExecCannotReadCreatedInitFds(t *testing.T) {
 	if r := e.rung("exec", "c", "cat", "/proc/1/fd/4"); r.code == 0 {
 		t.Fatal("an exec'd process opened init's exec.fifo fd")
 	}
-	e.must("delete", "c")
+	e.must("delete", "-f", "c")
 }
 
 // CVE-2019-5736: a #!/proc/self/exe payload exec'd into the container runs

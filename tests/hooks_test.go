@@ -35,7 +35,7 @@ func TestHooksRunInOrderWithState(t *testing.T) {
 	})
 	e.must("create", "--bundle", b, "h")
 	created, _ := os.ReadFile(logf)
-	want := "prestart \"status\":\"creating\"\ncreateRuntime \"status\":\"creating\"\ncreateContainer \"status\":\"creating\"\n"
+	want := "prestart \"status\":\"created\"\ncreateRuntime \"status\":\"created\"\ncreateContainer \"status\":\"created\"\n"
 	if string(created) != want {
 		t.Fatalf("hooks after create:\n%s\nwant:\n%s", created, want)
 	}

@@ -38,10 +38,15 @@ func TestLifecycle(t *testing.T) {
 	if cmd, _ := os.ReadFile("/proc/" + strconv.Itoa(st.Pid) + "/cmdline"); !strings.HasPrefix(string(cmd), "rung\x00init") {
 		t.Fatalf("created init runs %q", cmd)
 	}
-	if r := e.rung("delete", "c1"); r.code != 0 {
-		// runc deletes a created container without --force.
-		t.Fatalf("delete of a created container: %s", r.stderr)
+	// The runtime spec: deleting a container that is not stopped is an
+	// error and changes nothing (crun agrees; runc deletes created ones).
+	if r := e.rung("delete", "c1"); r.code == 0 || !strings.Contains(r.stderr, "not stopped: created") {
+		t.Fatalf("delete of a created container: exit %d %s", r.code, r.stderr)
 	}
+	if st := e.state("c1"); st.Status != specs.StateCreated {
+		t.Fatalf("created container after a refused delete: %s", st.Status)
+	}
+	e.must("delete", "--force", "c1")
 	e.noLeftovers("c1")
 
 	e.must("create", "--bundle", b, "c2")

@@ -77,7 +77,7 @@ func TestLeakedHostFdNeverReachesContainer(t *testing.T) {
 			t.Errorf("init holds the leaked host dir as fd %s", fd.Name())
 		}
 	}
-	e.must("delete", "held")
+	e.must("delete", "-f", "held")
 
 	for n := 3; n <= 20; n++ {
 		id := "cwd" + strconv.Itoa(n)
