@@ -270,7 +270,8 @@ func (e *execution) waitForStart() error {
 	if _, err := unix.Write(fd, []byte("0")); err != nil {
 		return fmt.Errorf("write exec fifo: %w", err)
 	}
-	unix.Close(fd)
+	// Left open, close-on-exec: `start` reads end-of-file exactly when the
+	// user process has been exec'd, and only then runs poststart hooks.
 	return nil
 }
 

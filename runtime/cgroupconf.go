@@ -11,7 +11,7 @@ import (
 // cgroupConfig turns the config's cgroupsPath and linux.resources into the
 // cgroups library's terms. Without a cgroupsPath the cgroup is named after
 // the container under the caller's own cgroup, as runc does.
-func cgroupConfig(s *specs.Spec, id string) (*cgroups.Cgroup, error) {
+func cgroupConfig(s *specs.Spec, id string) (_ *cgroups.Cgroup, warnings []string, err error) {
 	cg := &cgroups.Cgroup{Resources: &cgroups.Resources{}}
 	if s.Linux.CgroupsPath != "" {
 		cg.Path = s.Linux.CgroupsPath
@@ -22,7 +22,7 @@ func cgroupConfig(s *specs.Spec, id string) (*cgroups.Cgroup, error) {
 	res := cg.Resources
 	res.Devices = defaultDeviceRules(s)
 	if r == nil {
-		return cg, nil
+		return cg, nil, nil
 	}
 	if m := r.Memory; m != nil {
 		res.Memory = int64Value(m.Limit)
@@ -33,9 +33,10 @@ func cgroupConfig(s *specs.Spec, id string) (*cgroups.Cgroup, error) {
 			res.OomKillDisable = *m.DisableOOMKiller
 		}
 		if m.Kernel != nil || m.KernelTCP != nil {
-			// Kernel memory limits are gone from the kernel; honouring
-			// them is impossible, so they are refused rather than dropped.
-			return nil, fmt.Errorf("linux.resources.memory.kernel: kernel memory limits are not supported by this kernel")
+			// Linux itself stopped enforcing kernel memory limits (deprecated
+			// in 5.4, a no-op since 5.16, gone in 6.x), so there is nothing
+			// rung could set; like runc and crun it says so and goes on.
+			warnings = append(warnings, "linux.resources.memory.kernel: kernel memory limits are not enforced by Linux any more; ignored")
 		}
 	}
 	if c := r.CPU; c != nil {
@@ -85,12 +86,12 @@ func cgroupConfig(s *specs.Spec, id string) (*cgroups.Cgroup, error) {
 	res.Unified = r.Unified
 	rules, err := deviceRules(r.Devices)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// The config's rules come first and the runtime's defaults after, so
 	// a deny-all in the config does not take away the default devices.
 	res.Devices = append(rules, res.Devices...)
-	return cg, nil
+	return cg, warnings, nil
 }
 
 func deviceRules(list []specs.LinuxDeviceCgroup) ([]*devices.Rule, error) {

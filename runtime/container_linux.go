@@ -225,6 +225,11 @@ func (c *Container) Start() error {
 	if err := os.Remove(fifo); err != nil {
 		return fmt.Errorf("start container: remove exec fifo: %w", err)
 	}
+	// init holds the fifo open until its exec: end-of-file means the user
+	// process runs (or init died), and poststart hooks may follow.
+	if err := awaitEOF(fd); err != nil {
+		return fmt.Errorf("start container: %w", err)
+	}
 	// The spec: a failing poststart hook is a warning, not an error.
 	if h := c.hooks(); h != nil && len(h.Poststart) > 0 {
 		if err := initproc.RunHooks("poststart", h.Poststart, c.hookState(specs.StateRunning)); err != nil {
@@ -232,6 +237,23 @@ func (c *Container) Start() error {
 		}
 	}
 	return nil
+}
+
+func awaitEOF(fd int) error {
+	buf := make([]byte, 16)
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for {
+		if _, err := unix.Poll(fds, -1); err != nil && !errors.Is(err, unix.EINTR) {
+			return err
+		}
+		n, err := unix.Read(fd, buf)
+		if n == 0 && err == nil {
+			return nil
+		}
+		if err != nil && !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR) {
+			return err
+		}
+	}
 }
 
 func (c *Container) hooks() *specs.Hooks {

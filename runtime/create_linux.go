@@ -124,9 +124,12 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		}
 	}()
 
-	cgConf, err := cgroupConfig(s, o.ID)
+	cgConf, cgWarnings, err := cgroupConfig(s, o.ID)
 	if err != nil {
 		return nil, err
+	}
+	for _, w := range cgWarnings {
+		logrus.Warn(w)
 	}
 	var tty *ttyProxy
 	if s.Process.Terminal && o.ConsoleSocket == "" && o.RelayTerminal {
