@@ -4,7 +4,7 @@ GO       ?= go
 BIN      := rung
 DEMO     := /tmp/rung-demo
 
-.PHONY: all build deps demo test unit integration bench clean
+.PHONY: all build deps demo test bench conformance clean
 
 all: build
 
@@ -27,6 +27,10 @@ demo: deps build
 test: deps build
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
+
+# The runtime-tools validation suite, rung and crun side by side (~4 min).
+conformance: deps build
+	bash tests/conformance/run.sh
 
 bench: deps build
 	$(GO) run ./tests/bench -rung ./$(BIN)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/opencontainers/cgroups"
 	_ "github.com/opencontainers/cgroups/devices" // device rules for fs and fs2
+	devconfig "github.com/opencontainers/cgroups/devices/config"
 	"github.com/opencontainers/cgroups/manager"
 )
 
@@ -26,7 +27,33 @@ func newCgroup(cg *cgroups.Cgroup, pid int) (cgroups.Manager, error) {
 		_ = m.Destroy()
 		return nil, fmt.Errorf("linux.resources: %w", err)
 	}
+	if dir := m.Path("devices"); dir != "" && !cgroups.IsCgroup2UnifiedMode() {
+		if err := writeDeviceRules(dir, cg.Resources.Devices); err != nil {
+			_ = m.Destroy()
+			return nil, fmt.Errorf("linux.resources.devices: %w", err)
+		}
+	}
 	return m, nil
+}
+
+// writeDeviceRules rewrites a v1 devices cgroup rule by rule, in the
+// config's order: the runtime spec wants the entries applied in the listed
+// order, and the library writes only a reordered difference. Deny
+// everything first, then each rule; devices.list then lists them as given.
+func writeDeviceRules(dir string, rules []*devconfig.Rule) error {
+	if err := cgroups.WriteFile(dir, "devices.deny", "a"); err != nil {
+		return err
+	}
+	for _, r := range rules {
+		file := "devices.deny"
+		if r.Allow {
+			file = "devices.allow"
+		}
+		if err := cgroups.WriteFile(dir, file, r.CgroupString()); err != nil {
+			return fmt.Errorf("%s %s: %w", file, r.CgroupString(), err)
+		}
+	}
+	return nil
 }
 
 func cgroupName(cg *cgroups.Cgroup) string {

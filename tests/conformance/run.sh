@@ -1,414 +1,143 @@
 #!/usr/bin/env bash
-# Conformance runner: the opencontainers/runtime-tools validation suite
-# (validation/*, 58 TAP programs) against rung and reference runtimes.
+# OCI conformance: builds the opencontainers/runtime-tools validation suite
+# (58 programs) once, runs it against each runtime one program at a time,
+# and prints per-program results side by side, the totals, the assertions
+# crun passes and rung fails, and a closing "N passed, N failed" for rung.
 #
-# usage: tests/conformance/run.sh [--runtime NAME=PATH]... [--report-only]
-#                                 [--only PROG[,PROG...]] [--timeout SECONDS]
-#
-#   --runtime NAME=PATH  a runtime to test (repeatable; default: rung=./rung
-#                        and crun=/usr/bin/crun). A relative PATH is taken from
-#                        the current directory. The runtime named "rung" is the
-#                        one judged (the first one if none is named rung), the
-#                        one named "crun" is the reference (else the second).
-#   --report-only        always exit 0.
-#   --only LIST          run only these programs (comma-separated names).
-#   --timeout SECONDS    per-program timeout (default 60).
-#   --results DIR        results directory (default tests/.cache/conformance/results).
-#
-# The suite is built once into tests/.cache/conformance (override with
-# CONFORMANCE_CACHE) from the runtime-tools module at $RT_VERSION; it needs
-# the Go module proxy the first time only.
-#
-# Logs: results/<runtime>/<program>.tap (stdout), .stderr, .rc, and
-# results/<runtime>/assertions.tsv: program, pass|fail, kind, text, detail.
-#
-# Counting: every "ok N" line passes and every "not ok N" line fails. A
-# program that prints no assertion (hook tests, *_fail tests, programs that
-# report through their exit status) counts as one assertion: passed if it
-# exits 0 and prints no YAML error block, failed otherwise. A timeout counts
-# as one failure (on top of the assertions printed before it).
-#
-# Output: per-program pass/fail for each runtime side by side, the totals,
-# the rung failures that crun passes, the known failures
-# (tests/conformance/known-failures.txt), and as the very last line
-# "N passed, N failed" for rung.
-#
-# Exit status: 0 if rung fails no assertion that crun passes (known failures
-# excepted) and passes at least as many assertions as crun, else 1;
-# always 0 with --report-only.
+#   tests/conformance/run.sh [--report-only] [NAME=PATH ...]
+#     default runtimes: rung=./rung crun=/usr/bin/crun
+# Exit status: 0 when rung fails no assertion crun passes and passes at
+# least as many; 1 otherwise (0 always with --report-only).
 set -euo pipefail
-
-RT_MODULE=github.com/opencontainers/runtime-tools
-# Newer commits move to runtime-spec 1.3.0 and break their own pids tests.
-RT_VERSION=v0.9.1-0.20250523060157-0ea5ed0382a2
-
-SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO_ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
-CACHE=${CONFORMANCE_CACHE:-$REPO_ROOT/tests/.cache/conformance}
-RESULTS=$CACHE/results
-KNOWN_FILE=$SCRIPT_DIR/known-failures.txt
-TIMEOUT=60
-REPORT_ONLY=0
-ONLY=
-NAMES=()
-PATHS=()
-
-die() { echo "run.sh: $*" >&2; exit 2; }
-log() { echo "== $*" >&2; }
-
-while [ $# -gt 0 ]; do
-	case $1 in
-	--runtime)
-		[ $# -ge 2 ] || die "--runtime needs NAME=PATH"
-		set -- "--runtime=$2" "${@:3}"
-		continue
-		;;
-	--runtime=*)
-		spec=${1#--runtime=}
-		name=${spec%%=*}
-		path=${spec#*=}
-		[[ $spec == *=* && -n $name && -n $path ]] || die "bad --runtime '$spec' (want NAME=PATH)"
-		[[ $name =~ ^[A-Za-z0-9._-]+$ ]] || die "bad runtime name '$name'"
-		for n in "${NAMES[@]}"; do [ "$n" != "$name" ] || die "runtime '$name' given twice"; done
-		NAMES+=("$name")
-		PATHS+=("$path")
-		;;
-	--report-only) REPORT_ONLY=1 ;;
-	--only) [ $# -ge 2 ] || die "--only needs a list"; ONLY=$2; shift ;;
-	--only=*) ONLY=${1#--only=} ;;
-	--timeout) [ $# -ge 2 ] || die "--timeout needs seconds"; TIMEOUT=$2; shift ;;
-	--timeout=*) TIMEOUT=${1#--timeout=} ;;
-	--results) [ $# -ge 2 ] || die "--results needs a directory"; RESULTS=$2; shift ;;
-	--results=*) RESULTS=${1#--results=} ;;
-	-h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; exit 0 ;;
-	*) die "unknown argument '$1' (see --help)" ;;
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+cache="$top/tests/.cache/conformance"
+version=v0.9.1-0.20250523060157-0ea5ed0382a2 # newer ones move to runtime-spec 1.3 and break their pids tests
+report_only=0
+runtimes=()
+for a in "$@"; do
+	case "$a" in
+	--report-only) report_only=1 ;;
+	*=*) runtimes+=("$a") ;;
+	*) echo "usage: $0 [--report-only] [NAME=PATH ...]" >&2; exit 2 ;;
 	esac
-	shift
 done
-[[ $TIMEOUT =~ ^[0-9]+$ && $TIMEOUT -gt 0 ]] || die "bad --timeout '$TIMEOUT'"
-if [ ${#NAMES[@]} -eq 0 ]; then
-	NAMES=(rung crun)
-	PATHS=(./rung /usr/bin/crun)
-fi
-[ "$(id -u)" -eq 0 ] || die "must run as root"
-for cmd in go tar timeout awk mountpoint umount; do
-	command -v "$cmd" >/dev/null || die "missing command: $cmd"
-done
+[ ${#runtimes[@]} -gt 0 ] || runtimes=("rung=$top/rung" "crun=/usr/bin/crun")
 
-# Absolute runtime paths: the programs run in the suite's directory.
-for i in "${!PATHS[@]}"; do
-	p=${PATHS[$i]}
-	if [[ $p != */* ]]; then
-		p=$(command -v "$p") || die "runtime ${NAMES[$i]}: '$p' not found in PATH"
-	fi
-	[[ $p == /* ]] || p=$PWD/$p
-	[ -x "$p" ] && [ -f "$p" ] || {
-		[ "${NAMES[$i]}" = rung ] && echo "run.sh: build rung first: (cd $REPO_ROOT && go build -o rung .)" >&2
-		die "runtime ${NAMES[$i]}: $p is not an executable file"
-	}
-	PATHS[$i]=$p
-done
-
-SUBJECT=${NAMES[0]}
-REFERENCE=
-for n in "${NAMES[@]}"; do [ "$n" != rung ] || SUBJECT=rung; done
-for n in "${NAMES[@]}"; do [ "$n" != crun ] || REFERENCE=crun; done
-if [ -z "$REFERENCE" ]; then
-	for n in "${NAMES[@]}"; do
-		if [ "$n" != "$SUBJECT" ]; then REFERENCE=$n; break; fi
-	done
-fi
-[ "$REFERENCE" != "$SUBJECT" ] || REFERENCE=
-
-# ---------------------------------------------------------------- build ----
-
-SUITE_SRC=$CACHE/module
-SUITE_BIN=$CACHE/bin
-
-build_suite() {
-	local stamp want
-	want="$RT_MODULE@$RT_VERSION $(go env GOVERSION)"
-	stamp=$SUITE_BIN/.built
-	if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] &&
-		[ -x "$SUITE_BIN/runtimetest" ] && [ -f "$SUITE_BIN/rootfs-amd64.tar.gz" ]; then
-		return 0
-	fi
-	log "building the runtime-tools validation suite ($RT_VERSION) in $CACHE"
-	mkdir -p "$SUITE_SRC"
-	local tmpbin=$CACHE/bin.new
-	rm -rf "$tmpbin"
-	mkdir -p "$tmpbin"
-	(
-		cd "$SUITE_SRC"
-		export GOWORK=off GOFLAGS="${GOFLAGS:-} -mod=mod"
-		printf 'module conformance-suite\n\ngo 1.22\n' >go.mod
-		rm -f go.sum
-		go get "$RT_MODULE/cmd/runtimetest@$RT_VERSION" "$RT_MODULE/validation/...@$RT_VERSION"
-		go build -o "$tmpbin/" "$RT_MODULE/validation/..."
-		CGO_ENABLED=0 go build -tags 'netgo osusergo' -o "$tmpbin/runtimetest" "$RT_MODULE/cmd/runtimetest"
-		dir=$(go list -m -f '{{.Dir}}' "$RT_MODULE")
-		install -m 0644 "$dir/rootfs-amd64.tar.gz" "$tmpbin/rootfs-amd64.tar.gz"
-	)
-	echo "$want" >"$tmpbin/.built"
-	rm -rf "$SUITE_BIN"
-	mv "$tmpbin" "$SUITE_BIN"
+build() {
+	[ -x "$cache/bin/runtimetest" ] && [ -f "$cache/bin/rootfs-amd64.tar.gz" ] && return
+	mkdir -p "$cache/src" "$cache/bin"
+	cd "$cache/src"
+	[ -f go.mod ] || go mod init conformance-suite >/dev/null 2>&1
+	go get "github.com/opencontainers/runtime-tools@$version" >/dev/null 2>&1
+	go build -o "$cache/bin/" github.com/opencontainers/runtime-tools/validation/...
+	CGO_ENABLED=0 go build -tags 'netgo osusergo' -o "$cache/bin/runtimetest" github.com/opencontainers/runtime-tools/cmd/runtimetest
+	cp "$(go env GOMODCACHE)/github.com/opencontainers/runtime-tools@$version/rootfs-amd64.tar.gz" "$cache/bin/"
+	cd - >/dev/null
 }
 
-build_suite
-
-PROGRAMS=()
-for f in "$SUITE_BIN"/*; do
-	b=${f##*/}
-	case $b in runtimetest | rootfs-*.tar.gz) continue ;; esac
-	[ -x "$f" ] && [ -f "$f" ] || continue
-	if [ -n "$ONLY" ] && [[ ",$ONLY," != *",$b,"* ]]; then continue; fi
-	PROGRAMS+=("$b")
-done
-[ ${#PROGRAMS[@]} -gt 0 ] || die "no validation program selected"
-if [ -n "$ONLY" ]; then
-	IFS=, read -ra want <<<"$ONLY"
-	for w in "${want[@]}"; do
-		[ -x "$SUITE_BIN/$w" ] || die "no validation program '$w'"
-	done
-fi
-
-# ------------------------------------------------------- host preparation ----
-
-# crun refuses a hybrid cgroup v1 host without a hugetlb hierarchy ("cgroups
-# in hybrid mode not supported"); every runtime gets the same host.
-prepare_host() {
-	if [ -d /sys/fs/cgroup/unified ] && ! mountpoint -q /sys/fs/cgroup/hugetlb &&
-		awk '$1 == "hugetlb" && $2 == 0 && $4 == 1 { f = 1 } END { exit !f }' /proc/cgroups; then
-		log "mounting the cgroup v1 hugetlb hierarchy on /sys/fs/cgroup/hugetlb"
-		mkdir -p /sys/fs/cgroup/hugetlb
-		mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb ||
-			echo "run.sh: warning: could not mount the hugetlb hierarchy" >&2
+# crun refuses a hybrid host whose hugetlb controller sits on cgroup2.
+hugetlb() {
+	if [ -d /sys/fs/cgroup/unified ] && ! mountpoint -q /sys/fs/cgroup/hugetlb; then
+		mkdir -p /sys/fs/cgroup/hugetlb && mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb || true
 	fi
 }
-prepare_host
 
-# ------------------------------------------------------------- clean up ----
-
-# Mount points at or under $1, deepest first (mountinfo escapes octal).
-mounts_under() {
-	awk -v d="$1" '{
-		p = $5; out = ""
-		while (match(p, /\\[0-7][0-7][0-7]/)) {
-			c = substr(p, RSTART + 1, 3)
-			out = out substr(p, 1, RSTART - 1) sprintf("%c", (substr(c,1,1)*64 + substr(c,2,1)*8 + substr(c,3,1)))
-			p = substr(p, RSTART + 4)
-		}
-		p = out p
-		if (p == d || index(p, d "/") == 1) print gsub("/", "/", p) "\t" p
-	}' /proc/self/mountinfo | sort -t$'\t' -k1,1nr -u | cut -f2-
+# unmount_under DIR: lazily, deepest first (linux_ns_itype leaves mounts on
+# the host when the runtime mounts proc/sys/dev without a mount namespace).
+unmount_under() {
+	awk -v d="$1" '$5 ~ "^"d {print $5}' /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
 }
 
-# Delete the containers of runtime $1 whose bundle lies under $2, unmount
-# everything under $2 (linux_ns_itype shares the host mount namespace, so
-# proc/sys/dev may land on the host bundle), then empty $2.
-cleanup_tmp() {
-	local rt=$1 dir=$2 id m i
-	for id in $("$rt" list 2>/dev/null | awk -v d="$dir/" 'NR > 1 { for (i = 2; i <= NF; i++) if (index($i, d) == 1) { print $1; break } }'); do
-		"$rt" delete --force "$id" >/dev/null 2>&1 || "$rt" kill "$id" KILL >/dev/null 2>&1 || true
-		"$rt" delete --force "$id" >/dev/null 2>&1 || true
-	done
-	for i in 1 2 3; do
-		m=$(mounts_under "$dir")
-		[ -n "$m" ] || break
-		while IFS= read -r mp; do
-			umount -l "$mp" 2>/dev/null || true
-		done <<<"$m"
-	done
-	if [ -n "$(mounts_under "$dir")" ]; then
-		echo "run.sh: warning: mounts left under $dir; not removing it:" >&2
-		mounts_under "$dir" >&2
-		return 1
+# count FILE: prints "passed failed" for one program's TAP output. A
+# program with no assertion counts as one: passed if it exited 0 and
+# printed no error block.
+count() {
+	local f=$1 ok nok
+	ok=$(grep -c '^ok ' "$f" || true)
+	nok=$(grep -c '^not ok ' "$f" || true)
+	if [ "$ok" -eq 0 ] && [ "$nok" -eq 0 ]; then
+		if grep -q '^exit=0$' "$f" && ! grep -q '"error"' "$f"; then ok=1; else nok=1; fi
+	elif ! grep -q '^exit=0$' "$f" && [ "$nok" -eq 0 ]; then
+		nok=1
 	fi
-	find "$dir" -mindepth 1 -maxdepth 1 -exec rm -rf --one-file-system {} + 2>/dev/null || true
+	echo "$ok $nok"
 }
 
-TMPDIRS=()
-on_exit() {
-	local i d
-	for d in "${TMPDIRS[@]}"; do
-		[ -d "$d" ] || continue
-		for i in "${!PATHS[@]}"; do cleanup_tmp "${PATHS[$i]}" "$d" || true; done
-		[ -n "$(mounts_under "$d")" ] || rm -rf --one-file-system "$d"
+build
+hugetlb
+programs=$(cd "$cache/bin" && ls | grep -v -e '^runtimetest$' -e '\.tar\.gz$')
+results="$cache/results"
+for rt in "${runtimes[@]}"; do
+	name=${rt%%=*}
+	path=$(realpath "${rt#*=}")
+	rm -rf "${results:?}/$name"
+	mkdir -p "$results/$name"
+	tmp=$(mktemp -d /tmp/conformance-XXXXXX)
+	chmod 755 "$tmp"
+	for p in $programs; do
+		(cd "$cache/bin" && TMPDIR=$tmp RUNTIME=$path timeout 60 "./$p" >"$results/$name/$p.tap" 2>&1; echo "exit=$?" >>"$results/$name/$p.tap") || true
+		unmount_under "$tmp"
 	done
-}
-trap on_exit EXIT
-trap 'exit 130' INT TERM
-
-# --------------------------------------------------------------- parsing ----
-
-# parse_tap PROGRAM TAPFILE STDERRFILE RC TIMEDOUT: one line per assertion,
-# program<TAB>pass|fail<TAB>kind<TAB>text<TAB>detail where kind is assert
-# (a TAP line), program (a program with no assertion) or timeout.
-parse_tap() {
-	local firsterr
-	firsterr=$(grep -v '^[[:space:]]*$' "$3" 2>/dev/null | head -n 1 | cut -c1-240 | tr '\t' ' ') || true
-	awk -v prog="$1" -v rc="$4" -v timedout="$5" -v tmo="$TIMEOUT" -v firsterr="$firsterr" '
-	function clean(s) { gsub(/\t/, " ", s); sub(/[ \r]+$/, "", s); return s }
-	/^ok [0-9]+/ || /^not ok [0-9]+/ {
-		st = ($1 == "ok") ? "pass" : "fail"
-		t = $0
-		sub(/^(not )?ok [0-9]+ *(- *)?/, "", t)
-		n++
-		print prog "\t" st "\tassert\t" clean(t) "\t"
-		inyaml = 0
-		next
-	}
-	/^  ---$/ { inyaml = 1; next }
-	/^  \.\.\.$/ { inyaml = 0; next }
-	inyaml && /^ *"error": / {
-		e = $0
-		sub(/^ *"error": *"/, "", e)
-		sub(/",?$/, "", e)
-		sub(/\\n.*/, "", e)
-		gsub(/\\"/, "\"", e)
-		if (errmsg == "") errmsg = e
-		nerr++
-	}
-	END {
-		if (n == 0 && !timedout) {
-			if (rc == 0 && nerr == 0)
-				print prog "\tpass\tprogram\tprogram succeeded\t"
-			else if (nerr > 0)
-				print prog "\tfail\tprogram\t" clean(errmsg) "\t" clean(rc != 0 ? "exit status " rc ": " firsterr : "")
-			else
-				print prog "\tfail\tprogram\texited with status " rc "\t" clean(firsterr)
-		}
-		if (timedout)
-			print prog "\tfail\ttimeout\ttimed out after " tmo "s\t" clean(firsterr)
-	}' "$2"
-}
-
-# ------------------------------------------------------------------- run ----
-
-run_runtime() {
-	local name=$1 rt=$2 out=$RESULTS/$1 tmp prog rc timedout t0 t1
-	rm -rf "$out"
-	mkdir -p "$out"
-	tmp=$(mktemp -d /tmp/conformance-"$name".XXXXXX)
-	chmod 0755 "$tmp"
-	TMPDIRS+=("$tmp")
-	: >"$out/assertions.tsv"
-	log "$name ($rt): ${#PROGRAMS[@]} programs, bundles in $tmp, logs in $out"
-	t0=$(date +%s)
-	for prog in "${PROGRAMS[@]}"; do
-		rc=0
-		(cd "$SUITE_BIN" && TMPDIR=$tmp RUNTIME=$rt exec timeout -k 10 "$TIMEOUT" "./$prog") \
-			</dev/null >"$out/$prog.tap" 2>"$out/$prog.stderr" || rc=$?
-		timedout=0
-		[ "$rc" -ne 124 ] && [ "$rc" -ne 137 ] || timedout=1
-		echo "$rc" >"$out/$prog.rc"
-		cleanup_tmp "$rt" "$tmp" || true
-		parse_tap "$prog" "$out/$prog.tap" "$out/$prog.stderr" "$rc" "$timedout" >>"$out/assertions.tsv"
-		awk -F'\t' -v p="$prog" -v rc="$rc" '$1 == p { if ($2 == "pass") a++; else b++ }
-			END { printf "   %-40s %5d passed %4d failed  (exit %d)\n", p, a, b, rc }' "$out/assertions.tsv" >&2
-	done
-	t1=$(date +%s)
-	log "$name: done in $((t1 - t0)) s"
-	cleanup_tmp "$rt" "$tmp" || true
-	rm -rf --one-file-system "$tmp" 2>/dev/null || true
-}
-
-for i in "${!NAMES[@]}"; do
-	run_runtime "${NAMES[$i]}" "${PATHS[$i]}"
+	unmount_under "$tmp"
+	rm -rf "$tmp"
 done
 
-# ---------------------------------------------------------------- report ----
-
-# Known failures: program<TAB>substring<TAB>reason.
-known=$RESULTS/.known.tsv
-if [ -f "$KNOWN_FILE" ]; then
-	awk -F'\t' '/^[[:space:]]*(#|$)/ { next } { print $1 "\t" $2 "\t" $3 }' "$KNOWN_FILE" >"$known"
-else
-	: >"$known"
-fi
-
-ref_tsv=/dev/null
-[ -z "$REFERENCE" ] || ref_tsv=$RESULTS/$REFERENCE/assertions.tsv
-
-# Subject failures classified: regression (the reference passes it), known,
-# or other. For a program-level failure or a timeout, "the reference passes
-# it" means the reference passed assertions of that program and did not fail
-# the same way.
-classified=$RESULTS/.classified.tsv
-awk -F'\t' -v OFS='\t' -v haveref="$REFERENCE" '
-	FILENAME == ARGV[1] { kp[++nk] = $1; ks[nk] = $2; kr[nk] = $3; next }
-	FILENAME == ARGV[2] {
-		if ($2 == "pass") { rp[$1 "\t" $4] = 1; rpp[$1]++ }
-		else rf[$1 "\t" $3] = 1
-		next
-	}
-	$2 == "fail" {
-		cls = "other"; why = ""
-		for (k = 1; k <= nk; k++)
-			if (kp[k] == $1 && (ks[k] == "" || ks[k] == "*" || index($4, ks[k]) > 0)) { cls = "known"; why = kr[k]; break }
-		if (cls != "known" && haveref != "") {
-			if ($3 == "assert" && (($1 "\t" $4) in rp)) cls = "regression"
-			else if ($3 != "assert" && rpp[$1] > 0 && !(($1 "\t" $3) in rf)) cls = "regression"
-		}
-		print cls, $1, $4, $5, why
-	}' "$known" "$ref_tsv" "$RESULTS/$SUBJECT/assertions.tsv" >"$classified"
-
+known="$here/known-failures.txt"
+declare -A total_ok total_nok
+printf '%-38s' program
+for rt in "${runtimes[@]}"; do printf ' %16s' "${rt%%=*}"; done
 echo
-echo "runtime-tools validation ($RT_VERSION), per program: passed failed"
-{
-	printf '%-40s' program
-	for n in "${NAMES[@]}"; do printf ' %16s' "$n"; done
-	printf '\n'
-	for prog in "${PROGRAMS[@]}"; do
-		printf '%-40s' "$prog"
-		for n in "${NAMES[@]}"; do
-			awk -F'\t' -v p="$prog" '$1 == p { if ($2 == "pass") a++; else b++; if ($3 == "timeout") t = "T" }
-				END { printf " %7d %6d%-2s", a, b, (t ? " T" : "") }' "$RESULTS/$n/assertions.tsv"
-		done
-		awk -F'\t' -v p="$prog" '$2 == p && $1 == "regression" { r++ } END { if (r) printf "  <- %d regression%s", r, (r > 1 ? "s" : "") }' "$classified"
-		printf '\n'
+for p in $programs; do
+	printf '%-38s' "$p"
+	for rt in "${runtimes[@]}"; do
+		name=${rt%%=*}
+		read -r ok nok < <(count "$results/$name/$p.tap")
+		total_ok[$name]=$(( ${total_ok[$name]:-0} + ok ))
+		total_nok[$name]=$(( ${total_nok[$name]:-0} + nok ))
+		printf ' %10s/%-5s' "$ok" "$nok"
 	done
-} | sed 's/ *$//'
-echo "(T: timed out after ${TIMEOUT}s)"
-
-echo
-echo "totals:"
-for n in "${NAMES[@]}"; do
-	awk -F'\t' -v n="$n" '{ if ($2 == "pass") a++; else { b++; fp[$1] = 1 } if ($3 == "timeout") t++ }
-		END { for (p in fp) np++; printf "  %-12s %5d passed, %4d failed (%d programs with failures, %d timeouts)\n", n, a, b, np, t }' \
-		"$RESULTS/$n/assertions.tsv"
-done
-
-nreg=$(awk -F'\t' '$1 == "regression"' "$classified" | wc -l)
-nknown=$(awk -F'\t' '$1 == "known"' "$classified" | wc -l)
-nother=$(awk -F'\t' '$1 == "other"' "$classified" | wc -l)
-if [ -n "$REFERENCE" ]; then
 	echo
-	echo "$SUBJECT failures that $REFERENCE passes ($nreg):"
-	awk -F'\t' '$1 == "regression" { printf "  %-32s %s%s\n", $2, $3, ($4 != "" ? "  [" $4 "]" : "") }' "$classified"
-	if [ "$nother" -gt 0 ]; then
-		echo
-		echo "$SUBJECT failures that $REFERENCE fails too or does not report ($nother):"
-		awk -F'\t' '$1 == "other" { printf "  %-32s %s%s\n", $2, $3, ($4 != "" ? "  [" $4 "]" : "") }' "$classified"
-	fi
-fi
+done
 echo
-echo "known $SUBJECT failures ($nknown, from ${KNOWN_FILE#"$REPO_ROOT"/}):"
-awk -F'\t' '$1 == "known" { printf "  %-32s %s  -- %s\n", $2, $3, $5 }' "$classified"
+for rt in "${runtimes[@]}"; do
+	name=${rt%%=*}
+	echo "$name: ${total_ok[$name]} passed, ${total_nok[$name]} failed"
+done
 
-spass=$(awk -F'\t' '$2 == "pass"' "$RESULTS/$SUBJECT/assertions.tsv" | wc -l)
-sfail=$(awk -F'\t' '$2 == "fail"' "$RESULTS/$SUBJECT/assertions.tsv" | wc -l)
+# Assertions the reference passes and rung fails (by program and text).
 status=0
-if [ -n "$REFERENCE" ]; then
-	rpass=$(awk -F'\t' '$2 == "pass"' "$RESULTS/$REFERENCE/assertions.tsv" | wc -l)
-	if [ "$nreg" -gt 0 ] || [ "$spass" -lt "$rpass" ]; then
-		status=1
-	fi
+if [ -d "$results/crun" ] && [ -d "$results/rung" ]; then
 	echo
-	echo "verdict: $SUBJECT passes $spass (${REFERENCE} $rpass), $nreg regressions against $REFERENCE: $([ $status -eq 0 ] && echo PASS || echo FAIL)$([ $REPORT_ONLY -eq 1 ] && echo ' (report only)')"
+	echo "assertions crun passes and rung fails:"
+	regress=0
+	for p in $programs; do
+		r="$results/rung/$p.tap" c="$results/crun/$p.tap"
+		read -r _ rn < <(count "$r")
+		read -r _ cn < <(count "$c")
+		while IFS= read -r line; do
+			text=${line#not ok * - }
+			if grep -qxF "ok ${line#not ok }" "$c" 2>/dev/null || grep -q "^ok [0-9]* - $(printf '%s' "$text" | sed 's/[][\.*^$/]/\\&/g')\$" "$c"; then
+				echo "  $p: $text"; regress=$((regress + 1))
+			fi
+		done < <(grep '^not ok ' "$r" || true)
+		# Programs with no assertions: failed here, passed there.
+		if ! grep -q '^\(not \)\?ok ' "$r" && [ "$rn" -gt 0 ] && [ "$cn" -eq 0 ]; then
+			echo "  $p: (program failed)"; regress=$((regress + 1))
+		fi
+	done
+	[ "$regress" -eq 0 ] && echo "  none"
+	echo
+	echo "rung failures and their known reasons:"
+	for p in $programs; do
+		read -r _ rn < <(count "$results/rung/$p.tap")
+		[ "$rn" -gt 0 ] || continue
+		reason=$(awk -F'\t' -v p="$p" '$1 == p {print $3; exit}' "$known" 2>/dev/null)
+		echo "  $p ($rn): ${reason:-UNKNOWN}"
+	done
+	if [ "$regress" -gt 0 ] || [ "${total_ok[rung]}" -lt "${total_ok[crun]}" ]; then status=1; fi
+	echo
 fi
-echo "logs: $RESULTS"
-echo
-echo "$spass passed, $sfail failed"
-[ "$REPORT_ONLY" -eq 1 ] && exit 0
+echo "${total_ok[rung]:-0} passed, ${total_nok[rung]:-0} failed"
+[ "$report_only" -eq 1 ] && exit 0
 exit $status
