@@ -24,6 +24,19 @@ func RunHooks(kind string, hooks []specs.Hook, state []byte) error {
 	return nil
 }
 
+// RunHooksWarn runs every hook even when some fail, returning one error
+// per failure: poststart and poststop failures are warnings, and the
+// remaining hooks run as if the hook had succeeded (runtime spec).
+func RunHooksWarn(kind string, hooks []specs.Hook, state []byte) []error {
+	var errs []error
+	for i, h := range hooks {
+		if err := runHook(h, state); err != nil {
+			errs = append(errs, fmt.Errorf("%s hook #%d (%s): %w", kind, i, h.Path, err))
+		}
+	}
+	return errs
+}
+
 func runHook(h specs.Hook, state []byte) error {
 	ctx := context.Background()
 	if h.Timeout != nil {

@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/opencontainers/cgroups"
 	_ "github.com/opencontainers/cgroups/devices" // device rules for fs and fs2
@@ -14,7 +15,7 @@ import (
 // has forked anything) into it and applies the resources. Moving a
 // process is the costly step on cgroup v1 (each hierarchy may wait for
 // an RCU grace period), so it happens exactly once per container.
-func newCgroup(cg *cgroups.Cgroup, pid int) (cgroups.Manager, error) {
+func newCgroup(cg *cgroups.Cgroup, pid int, kernelTCP *int64) (cgroups.Manager, error) {
 	m, err := manager.New(cg)
 	if err != nil {
 		return nil, fmt.Errorf("cgroup: %w", err)
@@ -26,6 +27,19 @@ func newCgroup(cg *cgroups.Cgroup, pid int) (cgroups.Manager, error) {
 	if err := m.Set(cg.Resources); err != nil {
 		_ = m.Destroy()
 		return nil, fmt.Errorf("linux.resources: %w", err)
+	}
+	if kernelTCP != nil {
+		// cgroup v1 still enforces the TCP buffer limit; the library has
+		// no field for it.
+		dir := m.Path("memory")
+		if dir == "" || cgroups.IsCgroup2UnifiedMode() {
+			_ = m.Destroy()
+			return nil, errors.New("linux.resources.memory.kernelTCP: needs a cgroup v1 memory controller")
+		}
+		if err := cgroups.WriteFile(dir, "memory.kmem.tcp.limit_in_bytes", strconv.FormatInt(*kernelTCP, 10)); err != nil {
+			_ = m.Destroy()
+			return nil, fmt.Errorf("linux.resources.memory.kernelTCP: %w", err)
+		}
 	}
 	if dir := m.Path("devices"); dir != "" && !cgroups.IsCgroup2UnifiedMode() {
 		if err := writeDeviceRules(dir, cg.Resources.Devices); err != nil {

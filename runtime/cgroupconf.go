@@ -32,10 +32,11 @@ func cgroupConfig(s *specs.Spec, id string) (_ *cgroups.Cgroup, warnings []strin
 		if m.DisableOOMKiller != nil {
 			res.OomKillDisable = *m.DisableOOMKiller
 		}
-		if m.Kernel != nil || m.KernelTCP != nil {
+		if m.Kernel != nil {
 			// Linux itself stopped enforcing kernel memory limits (deprecated
 			// in 5.4, a no-op since 5.16, gone in 6.x), so there is nothing
 			// rung could set; like runc and crun it says so and goes on.
+			// (kernelTCP is still enforced by v1 and set by newCgroup.)
 			warnings = append(warnings, "linux.resources.memory.kernel: kernel memory limits are not enforced by Linux any more; ignored")
 		}
 	}

@@ -232,7 +232,7 @@ func (c *Container) Start() error {
 	}
 	// The spec: a failing poststart hook is a warning, not an error.
 	if h := c.hooks(); h != nil && len(h.Poststart) > 0 {
-		if err := initproc.RunHooks("poststart", h.Poststart, c.hookState(specs.StateRunning)); err != nil {
+		for _, err := range initproc.RunHooksWarn("poststart", h.Poststart, c.hookState(specs.StateRunning)) {
 			logrus.Warn(err)
 		}
 	}
@@ -293,7 +293,7 @@ func (c *Container) Delete(force bool) error {
 	}
 	// The spec: a failing poststop hook is a warning, not an error.
 	if h := c.hooks(); h != nil && len(h.Poststop) > 0 {
-		if err := initproc.RunHooks("poststop", h.Poststop, c.hookState(specs.StateStopped)); err != nil {
+		for _, err := range initproc.RunHooksWarn("poststop", h.Poststop, c.hookState(specs.StateStopped)) {
 			logrus.Warn(err)
 		}
 	}

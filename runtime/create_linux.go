@@ -155,7 +155,11 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	}
 	defer sync.Close()
 	// init waits for its config: put it in its cgroup before it can fork.
-	cg, err := newCgroup(cgConf, pid)
+	var kernelTCP *int64
+	if r := s.Linux.Resources; r != nil && r.Memory != nil {
+		kernelTCP = r.Memory.KernelTCP
+	}
+	cg, err := newCgroup(cgConf, pid, kernelTCP)
 	if err != nil {
 		return nil, err
 	}
