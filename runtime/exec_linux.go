@@ -35,8 +35,12 @@ type ExecOptions struct {
 // container's seccomp profile. In the foreground it returns the process'
 // exit status (128+N after signal N).
 func (c *Container) Exec(o ExecOptions) (int, error) {
-	if c.Status() == Stopped {
+	switch c.Status() {
+	case Stopped:
 		return -1, errNotRunning
+	case Paused:
+		// Its cgroup is frozen: the new process would freeze on joining it.
+		return -1, errors.New("cannot exec in a paused container: container not running")
 	}
 	joins, err := c.namespacesToJoin()
 	if err != nil {
