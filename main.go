@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rungrt/rung/initproc"
+	"github.com/rungrt/rung/runtime"
 )
 
 // version is set by the build (-ldflags "-X main.version=...").
@@ -138,6 +139,14 @@ func containerID(c *cli.Context) (string, error) {
 		return "", fmt.Errorf("%s: container id cannot be empty", c.Command.Name)
 	}
 	return id, nil
+}
+
+// loadContainer is the container named by a command's single ID argument.
+func loadContainer(c *cli.Context) (*runtime.Container, error) {
+	if err := checkArgs(c, 1, 1); err != nil {
+		return nil, err
+	}
+	return runtime.Load(c.GlobalString("root"), c.Args().First())
 }
 
 // checkArgs refuses extra or missing positional arguments.

@@ -2,8 +2,6 @@ package main
 
 import (
 	"github.com/urfave/cli"
-
-	"github.com/rungrt/rung/runtime"
 )
 
 var pauseCommand = cli.Command{
@@ -11,10 +9,7 @@ var pauseCommand = cli.Command{
 	Usage:     "freeze every process of a container (freezer cgroup)",
 	ArgsUsage: "<container-id>",
 	Action: func(c *cli.Context) error {
-		if err := checkArgs(c, 1, 1); err != nil {
-			return err
-		}
-		ct, err := runtime.Load(c.GlobalString("root"), c.Args().First())
+		ct, err := loadContainer(c)
 		if err != nil {
 			return err
 		}
@@ -27,10 +22,7 @@ var resumeCommand = cli.Command{
 	Usage:     "thaw a paused container",
 	ArgsUsage: "<container-id>",
 	Action: func(c *cli.Context) error {
-		if err := checkArgs(c, 1, 1); err != nil {
-			return err
-		}
-		ct, err := runtime.Load(c.GlobalString("root"), c.Args().First())
+		ct, err := loadContainer(c)
 		if err != nil {
 			return err
 		}

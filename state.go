@@ -5,8 +5,6 @@ import (
 	"os"
 
 	"github.com/urfave/cli"
-
-	"github.com/rungrt/rung/runtime"
 )
 
 var stateCommand = cli.Command{
@@ -14,10 +12,7 @@ var stateCommand = cli.Command{
 	Usage:     "print the state of a container as JSON",
 	ArgsUsage: "<container-id>",
 	Action: func(c *cli.Context) error {
-		if err := checkArgs(c, 1, 1); err != nil {
-			return err
-		}
-		ct, err := runtime.Load(c.GlobalString("root"), c.Args().First())
+		ct, err := loadContainer(c)
 		if err != nil {
 			return err
 		}

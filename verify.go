@@ -7,8 +7,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/urfave/cli"
-
-	"github.com/rungrt/rung/runtime"
 )
 
 var verifyCommand = cli.Command{
@@ -19,10 +17,7 @@ var verifyCommand = cli.Command{
 		cli.StringFlag{Name: "format, f", Value: "table", Usage: "table or json"},
 	},
 	Action: func(c *cli.Context) error {
-		if err := checkArgs(c, 1, 1); err != nil {
-			return err
-		}
-		ct, err := runtime.Load(c.GlobalString("root"), c.Args().First())
+		ct, err := loadContainer(c)
 		if err != nil {
 			return err
 		}

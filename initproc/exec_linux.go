@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -64,11 +63,8 @@ func execProcess(cfg *ExecConfig) error {
 	if err != nil {
 		return err
 	}
-	if err := os.Chdir(p.Cwd); err != nil {
-		return fmt.Errorf("chdir to cwd (%q): %w", p.Cwd, err)
-	}
-	if wd, err := unix.Getwd(); err != nil || !strings.HasPrefix(wd, "/") {
-		return fmt.Errorf("process.cwd %q: current working directory is outside of container mount namespace root", p.Cwd)
+	if err := enterCwd(p.Cwd); err != nil {
+		return err
 	}
 	early := filter != nil && !p.NoNewPrivileges
 	if early {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"strings"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -217,15 +216,8 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 	}
 	exe.rlimits = s.Process.Rlimits
 	exe.procfs = procfs
-	if err := os.Chdir(s.Process.Cwd); err != nil {
-		return nil, fmt.Errorf("chdir to cwd (%q) set in config.json failed: %w", s.Process.Cwd, err)
-	}
-	// CVE-2024-21626: a cwd like /proc/self/fd/N can land on a directory
-	// outside the container's root through one of init's own fds. The
-	// kernel marks such a cwd "(unreachable)"; anything but an absolute
-	// path inside the root is refused.
-	if wd, err := unix.Getwd(); err != nil || !strings.HasPrefix(wd, "/") {
-		return nil, fmt.Errorf("process.cwd %q: current working directory is outside of container mount namespace root", s.Process.Cwd)
+	if err := enterCwd(s.Process.Cwd); err != nil {
+		return nil, err
 	}
 	exe.seccomp = filter
 	if filter != nil && !s.Process.NoNewPrivileges {

@@ -221,3 +221,18 @@ func parseCaps(names []string) (known []capability.Cap, unknown []string) {
 	}
 	return known, unknown
 }
+
+// enterCwd changes to process.cwd and proves it is inside the container.
+// CVE-2024-21626: a cwd like /proc/self/fd/N can land on a directory
+// outside the container's root through one of init's own fds. The kernel
+// marks such a cwd "(unreachable)"; anything but an absolute path inside
+// the root is refused.
+func enterCwd(cwd string) error {
+	if err := os.Chdir(cwd); err != nil {
+		return fmt.Errorf("chdir to cwd (%q) set in config.json failed: %w", cwd, err)
+	}
+	if wd, err := unix.Getwd(); err != nil || !strings.HasPrefix(wd, "/") {
+		return fmt.Errorf("process.cwd %q: current working directory is outside of container mount namespace root", cwd)
+	}
+	return nil
+}
