@@ -63,3 +63,41 @@ func TestFailedCreateLeavesNoCgroup(t *testing.T) {
 	}
 	e.noLeftovers("badres")
 }
+
+// TestDeviceRulesInOrderAndKernelTCP: the devices cgroup lists the config's
+// rules first and in their order (runtime spec), then rung's defaults; the
+// TCP buffer limit, which cgroup v1 still enforces, is set.
+func TestDeviceRulesInOrderAndKernelTCP(t *testing.T) {
+	e := newEnv(t)
+	major, minor, tcp := int64(10), int64(229), int64(32<<20)
+	b := e.bundle("b", "strict", func(s *specs.Spec) {
+		sleeper(s)
+		s.Linux.Resources.Devices = append(s.Linux.Resources.Devices,
+			specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: &major, Minor: &minor, Access: "rwm"})
+		s.Linux.Resources.Memory = &specs.LinuxMemory{KernelTCP: &tcp}
+	})
+	e.must("run", "-d", "--bundle", b, "dev")
+	var devDir, memDir string
+	for _, d := range cgroupDirs("dev") {
+		switch {
+		case strings.HasPrefix(d, "/sys/fs/cgroup/devices/"):
+			devDir = d
+		case strings.HasPrefix(d, "/sys/fs/cgroup/memory/"):
+			memDir = d
+		}
+	}
+	list, err := os.ReadFile(filepath.Join(devDir, "devices.list"))
+	if err != nil || !strings.HasPrefix(string(list), "c 10:229 rwm\nc *:* m\nb *:* m\nc 1:3 rwm\n") {
+		t.Fatalf("devices.list %v:\n%s", err, list)
+	}
+	if data, err := os.ReadFile(filepath.Join(memDir, "memory.kmem.tcp.limit_in_bytes")); err != nil || string(data) != "33554432\n" {
+		t.Fatalf("kmem.tcp limit: %q %v", data, err)
+	}
+	// The default devices stay usable after the config's rules.
+	r := e.must("exec", "dev", "sh", "-c", "echo ok > /dev/null && echo null-ok")
+	if !strings.Contains(r.stdout, "null-ok") {
+		t.Fatalf("inside: %q", r.stdout)
+	}
+	e.must("delete", "-f", "dev")
+	e.noLeftovers("dev")
+}
