@@ -57,11 +57,6 @@ func PlanNamespaces(s *specs.Spec) (Plan, error) {
 			if !filepath.IsAbs(ns.Path) {
 				return Plan{}, fmt.Errorf("linux.namespaces[%d].path: %q is not an absolute path", i, ns.Path)
 			}
-			if k == libns.Mount {
-				// init would build this rootfs inside another container's
-				// mount namespace, where the host paths it needs are gone.
-				return Plan{}, fmt.Errorf("linux.namespaces[%d].path: joining an existing mount namespace is not supported", i)
-			}
 			p.Join = append(p.Join, JoinPath{Kind: k, Path: ns.Path, Index: i})
 			continue
 		}

@@ -86,7 +86,6 @@ func TestPlanNamespaces(t *testing.T) {
 		{"unknown", ns(n("bogus")), "linux.namespaces[0]: unknown namespace type"},
 		{"twice", ns(n(specs.PIDNamespace), n(specs.PIDNamespace)), "linux.namespaces[1]: pid namespace listed twice"},
 		{"relative path", ns(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: "x"}), "linux.namespaces[0].path"},
-		{"mount join", ns(specs.LinuxNamespace{Type: specs.MountNamespace, Path: "/proc/1/ns/mnt"}), "joining an existing mount namespace is not supported"},
 		{"user alone", ns(n(specs.UserNamespace), n(specs.NetworkNamespace)), "needs a mount or pid namespace"},
 		{"new user with joins", ns(n(specs.UserNamespace), n(specs.MountNamespace), specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: "/proc/1/ns/net"}),
 			"creating a new user namespace"},

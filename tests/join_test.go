@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -120,6 +121,36 @@ func TestJoinEachKind(t *testing.T) {
 		})
 	}
 	ea.must("delete", "-f", "a")
+}
+
+// TestJoinMountNamespace: a mount namespace that still sees the bundle (a
+// copy of the host's, as an engine's sandbox may hold) can be joined; the
+// rootfs is built inside it, and the host's own mount table stays clean.
+func TestJoinMountNamespace(t *testing.T) {
+	e := newEnv(t)
+	holder := exec.Command("unshare", "--mount", "--propagation", "private", "sleep", "1000")
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { holder.Process.Kill(); holder.Wait() }()
+	mnt := fmt.Sprintf("/proc/%d/ns/mnt", holder.Process.Pid)
+	deadline := time.Now().Add(5 * time.Second)
+	for nsOf(t, holder.Process.Pid, "mnt") == nsOf(t, os.Getpid(), "mnt") {
+		if time.Now().After(deadline) {
+			t.Fatal("unshare never entered its mount namespace")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	b := e.bundle("b", "strict", func(s *specs.Spec) { sleeper(s); joinNS(s, specs.MountNamespace, mnt) })
+	e.must("run", "-d", "--bundle", b, "m")
+	if got := nsOf(t, e.state("m").Pid, "mnt"); got != nsOf(t, holder.Process.Pid, "mnt") {
+		t.Fatalf("container mnt %s, holder's %s", got, nsOf(t, holder.Process.Pid, "mnt"))
+	}
+	if r := e.rung("verify", "m"); r.code != 0 {
+		t.Fatalf("verify: %s %s", r.stdout, r.stderr)
+	}
+	e.must("delete", "-f", "m")
+	e.noLeftovers("m")
 }
 
 // TestJoinUserNamespace: a container joins another's user namespace and
