@@ -60,9 +60,10 @@ func createOptions(c *cli.Context) (runtime.CreateOptions, error) {
 	if c.String("pidfd-socket") != "" {
 		return o, fmt.Errorf("--pidfd-socket: not supported yet")
 	}
-	if c.Int("preserve-fds") != 0 {
-		return o, fmt.Errorf("--preserve-fds: not supported yet")
+	if n := c.Int("preserve-fds"); n < 0 || n > 1000 {
+		return o, fmt.Errorf("--preserve-fds: %d is not a count of fds", n)
 	}
+	o.PreserveFds = c.Int("preserve-fds")
 	if r := c.String("min-isolation"); r != "" {
 		rung, err := libns.ParseRung(r)
 		if err != nil {

@@ -37,8 +37,8 @@ var execCommand = cli.Command{
 		if c.NArg() < 1 {
 			return errors.New("exec: container id cannot be empty")
 		}
-		if c.Int("preserve-fds") != 0 {
-			return errors.New("exec --preserve-fds: not supported yet")
+		if n := c.Int("preserve-fds"); n < 0 || n > 1000 {
+			return fmt.Errorf("exec --preserve-fds: %d is not a count of fds", n)
 		}
 		ct, err := runtime.Load(c.GlobalString("root"), c.Args().First())
 		if err != nil {
@@ -51,7 +51,7 @@ var execCommand = cli.Command{
 		if c.Bool("tty") {
 			p.Terminal = true
 		}
-		status, err := ct.Exec(runtime.ExecOptions{Process: p, Detach: c.Bool("detach"), PidFile: c.String("pid-file"), ConsoleSocket: c.String("console-socket")})
+		status, err := ct.Exec(runtime.ExecOptions{Process: p, Detach: c.Bool("detach"), PidFile: c.String("pid-file"), ConsoleSocket: c.String("console-socket"), PreserveFds: c.Int("preserve-fds")})
 		if err != nil {
 			return err
 		}

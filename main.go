@@ -35,8 +35,8 @@ func main() {
 		initproc.ExecMain() // never returns
 	}
 	// CVE-2024-21626: an fd the caller leaked to rung (a host directory,
-	// say) must never reach a container. Nothing above stdio is ours to
-	// pass on until --preserve-fds lands, so all of it is close-on-exec.
+	// say) must never reach a container: all of them are close-on-exec.
+	// The ones --preserve-fds names are handed on explicitly.
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		fatal(fmt.Errorf("mark inherited fds close-on-exec: %w", err))
 	}

@@ -85,5 +85,6 @@ func execProcess(cfg *ExecConfig) error {
 		}
 	}
 	exe.procfs, exe.seccomp, exe.seccompLoaded, exe.rlimits = procfs, filter, early, p.Rlimits
+	exe.preserved = cfg.PreserveFds
 	return exe.exec()
 }

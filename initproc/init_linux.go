@@ -76,6 +76,8 @@ type execution struct {
 	procfs  *os.File            // private procfs instance, or nil
 	seccomp *seccompProgram     // loaded just before exec, when set
 	rlimits []specs.POSIXRlimit // set just before exec: RLIMIT_AS and co. could starve init itself
+	// preserved are the fds (--preserve-fds) to hand on as 3, 4, ...
+	preserved []int
 	// seccompLoaded: the filter went in early (without no_new_privs);
 	// fds were sealed then, and the filter may refuse close_range now.
 	seccompLoaded bool
@@ -216,6 +218,7 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 	}
 	exe.rlimits = s.Process.Rlimits
 	exe.procfs = procfs
+	exe.preserved = cfg.PreserveFds
 	if err := enterCwd(s.Process.Cwd); err != nil {
 		return nil, err
 	}
@@ -271,6 +274,9 @@ func (e *execution) exec() error {
 	if err := sealFds(); err != nil && !e.seccompLoaded {
 		return err
 	}
+	if err := placePreserved(e.preserved); err != nil {
+		return err
+	}
 	if err := setRlimits(e.rlimits); err != nil {
 		return err
 	}
@@ -282,6 +288,26 @@ func (e *execution) exec() error {
 	}
 	err := syscall.Exec(e.path, e.args, e.env)
 	return fmt.Errorf("exec %s: %w", e.path, err)
+}
+
+// placePreserved moves the --preserve-fds fds to 3, 4, ... without
+// close-on-exec. They are first moved out of the way, so no target
+// number overwrites a source still to be placed.
+func placePreserved(fds []int) error {
+	tmp := make([]int, len(fds))
+	for i, fd := range fds {
+		t, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 1000)
+		if err != nil {
+			return fmt.Errorf("preserve fd: %w", err)
+		}
+		tmp[i] = t
+	}
+	for i, t := range tmp {
+		if err := unix.Dup3(t, 3+i, 0); err != nil {
+			return fmt.Errorf("preserve fd %d: %w", 3+i, err)
+		}
+	}
+	return nil
 }
 
 // sealFds marks every fd above stdio close-on-exec. CVE-2024-21626: no fd

@@ -33,6 +33,8 @@ type Config struct {
 	NoNewKeyring bool `json:"noNewKeyring,omitempty"`
 	// ConsoleFd is the connected console socket when process.terminal.
 	ConsoleFd int `json:"consoleFd,omitempty"`
+	// PreserveFds are init's fds that the container process gets as 3, 4, ...
+	PreserveFds []int `json:"preserveFds,omitempty"`
 	// HookState is the container state hooks get on stdin, status and all
 	// but what init fills in; nil when the config has no hooks.
 	HookState *specs.State `json:"hookState,omitempty"`
@@ -67,4 +69,6 @@ type ExecConfig struct {
 	Process   *specs.Process      `json:"process"`
 	ConsoleFd int                 `json:"consoleFd,omitempty"` // with process.terminal
 	Seccomp   *specs.LinuxSeccomp `json:"seccomp,omitempty"`
+	// PreserveFds: this process' fds to hand on as 3, 4, ... (--preserve-fds)
+	PreserveFds []int `json:"preserveFds,omitempty"`
 }

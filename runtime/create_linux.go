@@ -32,6 +32,8 @@ type CreateOptions struct {
 	NoNewKeyring bool
 	// ConsoleSocket is where the pty master goes when process.terminal.
 	ConsoleSocket string
+	// PreserveFds: rung's fds 3 .. 3+N-1 go on to the container process.
+	PreserveFds int
 	// RelayTerminal: for a foreground run with process.terminal and no
 	// console socket, rung takes the pty master and relays it itself.
 	RelayTerminal bool
@@ -149,7 +151,8 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if consoleFile != nil {
 		defer consoleFile.Close()
 	}
-	pid, sync, consoleFd, err := startInit(s, plan, joins, consoleFile, bundle, dir)
+	preserved := preservedFiles(o.PreserveFds)
+	pid, sync, consoleFd, childPreserved, err := startInit(s, plan, joins, consoleFile, preserved, bundle, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +176,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	// Hooks during create see "created", as runc and crun pass it and the
 	// runtime-tools hook tests expect.
 	hookState := &specs.State{Version: ociVersion, ID: o.ID, Status: specs.StateCreated, Pid: pid, Bundle: bundle, Annotations: s.Annotations}
-	if err := sendConfig(sync, s, plan, o, bundle, hookState, consoleFd); err != nil {
+	if err := sendConfig(sync, s, plan, o, bundle, hookState, consoleFd, childPreserved); err != nil {
 		return nil, err
 	}
 	dec, enc := json.NewDecoder(sync), json.NewEncoder(sync)
@@ -255,23 +258,23 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 // starts (Path B), and creates the new ones itself after a joined user
 // namespace, or a pid namespace that needs a fork. It returns init's pid
 // and the runtime's end of the sync socket; init then waits for its config.
-func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.File, bundle, dir string) (pid int, sync *os.File, consoleFd int, err error) {
+func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.File, preserved []*os.File, bundle, dir string) (pid int, sync *os.File, consoleFd int, childPreserved []int, err error) {
 	fifo := filepath.Join(dir, fifoName)
 	// 0622: init writes to it after switching to the container's user.
 	if err := unix.Mkfifo(fifo, 0o622); err != nil {
-		return 0, nil, 0, fmt.Errorf("create exec fifo: %w", err)
+		return 0, nil, 0, nil, fmt.Errorf("create exec fifo: %w", err)
 	}
 	if err := os.Chmod(fifo, 0o622); err != nil {
-		return 0, nil, 0, err
+		return 0, nil, 0, nil, err
 	}
 	fifoFd, err := os.OpenFile(fifo, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return 0, nil, 0, fmt.Errorf("open exec fifo: %w", err)
+		return 0, nil, 0, nil, fmt.Errorf("open exec fifo: %w", err)
 	}
 	defer fifoFd.Close()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return 0, nil, 0, fmt.Errorf("create sync socket: %w", err)
+		return 0, nil, 0, nil, fmt.Errorf("create sync socket: %w", err)
 	}
 	parent := os.NewFile(uintptr(fds[0]), "sync-parent")
 	child := os.NewFile(uintptr(fds[1]), "sync-child")
@@ -279,14 +282,14 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 	pidR, pidW, err := os.Pipe()
 	if err != nil {
 		parent.Close()
-		return 0, nil, 0, err
+		return 0, nil, 0, nil, err
 	}
 	defer pidR.Close()
 	defer pidW.Close()
 	exe, err := sealedExe()
 	if err != nil {
 		parent.Close()
-		return 0, nil, 0, err
+		return 0, nil, 0, nil, err
 	}
 	defer exe.Close()
 
@@ -325,6 +328,10 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 		extra = append(extra, console)
 		consoleFd = 3 + len(extra) - 1
 	}
+	for _, f := range preserved {
+		extra = append(extra, f)
+		childPreserved = append(childPreserved, 3+len(extra)-1)
+	}
 	forks := libns.NeedsFork(joins, unshare)
 	pidFd := -1
 	if forks {
@@ -340,7 +347,7 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 		e, err := libns.EnterEnv(joins, childFds, pidFd, unshare)
 		if err != nil {
 			parent.Close()
-			return 0, nil, 0, err
+			return 0, nil, 0, nil, err
 		}
 		env = append(env, e)
 	}
@@ -349,7 +356,7 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 		// parent, so a foreground run can wait for it.
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 			parent.Close()
-			return 0, nil, 0, fmt.Errorf("become subreaper: %w", err)
+			return 0, nil, 0, nil, fmt.Errorf("become subreaper: %w", err)
 		}
 	}
 	cmd := &exec.Cmd{
@@ -370,20 +377,30 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 	pidW.Close()
 	if err != nil {
 		parent.Close()
-		return 0, nil, 0, fmt.Errorf("start container init: %w", err)
+		return 0, nil, 0, nil, fmt.Errorf("start container init: %w", err)
 	}
 	if !forks {
-		return cmd.Process.Pid, parent, consoleFd, nil
+		return cmd.Process.Pid, parent, consoleFd, childPreserved, nil
 	}
 	if err := cmd.Wait(); err != nil {
 		parent.Close()
-		return 0, nil, 0, fmt.Errorf("start container init: joining namespaces failed: %w", err)
+		return 0, nil, 0, nil, fmt.Errorf("start container init: joining namespaces failed: %w", err)
 	}
 	if _, err := fmt.Fscan(pidR, &pid); err != nil || pid <= 0 {
 		parent.Close()
-		return 0, nil, 0, errors.New("start container init: no pid reported after joining namespaces")
+		return 0, nil, 0, nil, errors.New("start container init: no pid reported after joining namespaces")
 	}
-	return pid, parent, consoleFd, nil
+	return pid, parent, consoleFd, childPreserved, nil
+}
+
+// preservedFiles are rung's own fds 3 .. 3+n-1, which the engine passed
+// for the container process (--preserve-fds).
+func preservedFiles(n int) []*os.File {
+	var out []*os.File
+	for i := 0; i < n; i++ {
+		out = append(out, os.NewFile(uintptr(3+i), fmt.Sprintf("preserved-%d", 3+i)))
+	}
+	return out
 }
 
 // consoleFor is the console socket init gets: the engine's, or rung's own
@@ -441,11 +458,12 @@ func isolating(plan spec.Plan, joins []libns.Join) (libns.Set, error) {
 	return set, nil
 }
 
-func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, o CreateOptions, bundle string, hookState *specs.State, consoleFd int) error {
+func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, o CreateOptions, bundle string, hookState *specs.State, consoleFd int, preserved []int) error {
 	cfg := initproc.Config{
-		ConsoleFd: consoleFd,
-		HookState: hookState,
-		ID:        o.ID, Spec: s, Bundle: bundle, Rootfs: spec.RootfsPath(s, bundle),
+		ConsoleFd:   consoleFd,
+		PreserveFds: preserved,
+		HookState:   hookState,
+		ID:          o.ID, Spec: s, Bundle: bundle, Rootfs: spec.RootfsPath(s, bundle),
 		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, Namespaces: plan.Create.Names(), Joined: plan.Joined().Names(),
 	}
 	if err := json.NewEncoder(sync).Encode(&cfg); err != nil {

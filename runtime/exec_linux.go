@@ -27,6 +27,7 @@ type ExecOptions struct {
 	Detach        bool
 	PidFile       string
 	ConsoleSocket string // where the pty master goes when Process.Terminal
+	PreserveFds   int    // rung's fds 3 .. 3+N-1 go on to the process
 }
 
 // Exec runs a new process in the container: in every namespace the
@@ -96,6 +97,11 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 		extra = append(extra, consoleFile)
 		consoleFd = 3 + len(extra) - 1
 	}
+	var childPreserved []int
+	for _, f := range preservedFiles(o.PreserveFds) {
+		extra = append(extra, f)
+		childPreserved = append(childPreserved, 3+len(extra)-1)
+	}
 	childFds := make([]int, len(joins))
 	for i, j := range joins {
 		extra = append(extra, j.File)
@@ -145,7 +151,7 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 	if c.Rec.Config != nil && c.Rec.Config.Linux != nil {
 		seccomp = c.Rec.Config.Linux.Seccomp
 	}
-	if err := json.NewEncoder(parent).Encode(initproc.ExecConfig{Process: o.Process, Seccomp: seccomp, ConsoleFd: consoleFd}); err != nil {
+	if err := json.NewEncoder(parent).Encode(initproc.ExecConfig{Process: o.Process, Seccomp: seccomp, ConsoleFd: consoleFd, PreserveFds: childPreserved}); err != nil {
 		kill()
 		return -1, fmt.Errorf("send process to exec: %w", err)
 	}

@@ -134,3 +134,39 @@ func TestExecSelfExePayload(t *testing.T) {
 		t.Fatal("host rung binary changed")
 	}
 }
+
+// TestPreserveFds: --preserve-fds N hands the caller's fds 3 .. 3+N-1 to
+// the container process as 3, 4, ...; the ones beyond N are not handed on.
+func TestPreserveFds(t *testing.T) {
+	e := newEnv(t)
+	files := make([]*os.File, 2)
+	for i := range files {
+		p := filepath.Join(e.dir, fmt.Sprintf("f%d", i))
+		os.WriteFile(p, []byte(fmt.Sprintf("content-%d\n", i)), 0o644)
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		files[i] = f
+	}
+	launch := func(args ...string) result {
+		cmd := execCommand(rungBin, append([]string{"--root", e.root}, args...)...)
+		cmd.ExtraFiles = files // fds 3 and 4 in rung
+		return run(cmd)
+	}
+	b := e.bundle("b", "strict", func(s *specs.Spec) {
+		s.Process.Args = []string{"sh", "-c", "cat <&3; ls /proc/self/fd/4 >/dev/null 2>&1 && echo fd4-leaked; true"}
+	})
+	if r := launch("run", "--preserve-fds", "1", "--bundle", b, "pf"); r.code != 0 || r.stdout != "content-0\n" {
+		t.Fatalf("run --preserve-fds 1: exit %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	bd := e.bundle("d", "strict", sleeper)
+	e.must("run", "-d", "--bundle", bd, "x")
+	files[0].Seek(0, 0) // the offset is shared with the container's reads
+	if r := launch("exec", "--preserve-fds", "2", "x", "sh", "-c", "cat <&3; cat <&4"); r.code != 0 || r.stdout != "content-0\ncontent-1\n" {
+		t.Fatalf("exec --preserve-fds 2: exit %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	e.must("delete", "-f", "x")
+	e.noLeftovers("pf")
+}
