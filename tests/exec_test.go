@@ -82,6 +82,10 @@ func TestExecStoppedContainer(t *testing.T) {
 	if r := e.rung("exec", "s", "true"); r.code == 0 || !strings.Contains(r.stderr, "container not running") {
 		t.Fatalf("exec into a stopped container: exit %d %s", r.code, r.stderr)
 	}
+	// Nothing is in effect for a stopped container: verify fails.
+	if r := e.rung("verify", "s"); r.code == 0 || !strings.Contains(r.stdout, "problem: container not running") {
+		t.Fatalf("verify of a stopped container: exit %d %q %s", r.code, r.stdout, r.stderr)
+	}
 	e.must("delete", "s")
 }
 
