@@ -54,12 +54,8 @@ func createOptions(c *cli.Context) (runtime.CreateOptions, error) {
 		NoPivot:      c.Bool("no-pivot"),
 		NoNewKeyring: c.Bool("no-new-keyring"),
 	}
-	// Flags whose work has not landed are refused rather than ignored: an
-	// engine that passes them relies on what they do.
 	o.ConsoleSocket = c.String("console-socket")
-	if c.String("pidfd-socket") != "" {
-		return o, fmt.Errorf("--pidfd-socket: not supported yet")
-	}
+	o.PidfdSocket = c.String("pidfd-socket")
 	if n := c.Int("preserve-fds"); n < 0 || n > 1000 {
 		return o, fmt.Errorf("--preserve-fds: %d is not a count of fds", n)
 	}

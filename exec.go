@@ -31,6 +31,7 @@ var execCommand = cli.Command{
 		cli.StringSliceFlag{Name: "cap, c", Usage: "add a capability (never to the inheritable set)"},
 		cli.BoolFlag{Name: "no-new-privs", Usage: "set no_new_privs for the process"},
 		cli.IntFlag{Name: "preserve-fds", Usage: "pass N fds beyond stdio to the process"},
+		cli.StringFlag{Name: "pidfd-socket", Usage: "AF_UNIX socket to send a pidfd of the process to"},
 	},
 	SkipArgReorder: true,
 	Action: func(c *cli.Context) error {
@@ -51,7 +52,7 @@ var execCommand = cli.Command{
 		if c.Bool("tty") {
 			p.Terminal = true
 		}
-		status, err := ct.Exec(runtime.ExecOptions{Process: p, Detach: c.Bool("detach"), PidFile: c.String("pid-file"), ConsoleSocket: c.String("console-socket"), PreserveFds: c.Int("preserve-fds")})
+		status, err := ct.Exec(runtime.ExecOptions{Process: p, Detach: c.Bool("detach"), PidFile: c.String("pid-file"), ConsoleSocket: c.String("console-socket"), PreserveFds: c.Int("preserve-fds"), PidfdSocket: c.String("pidfd-socket")})
 		if err != nil {
 			return err
 		}

@@ -60,6 +60,7 @@ func main() {
 	app.Commands = []cli.Command{
 		createCommand,
 		deleteCommand,
+		eventsCommand,
 		execCommand,
 		featuresCommand,
 		killCommand,
@@ -71,6 +72,7 @@ func main() {
 		specCommand,
 		startCommand,
 		stateCommand,
+		updateCommand,
 		verifyCommand,
 	}
 	app.Before = setupLogging

@@ -3,7 +3,6 @@ package runtime
 import (
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/opencontainers/cgroups"
 	_ "github.com/opencontainers/cgroups/devices" // device rules for fs and fs2
@@ -29,16 +28,9 @@ func newCgroup(cg *cgroups.Cgroup, pid int, kernelTCP *int64) (cgroups.Manager, 
 		return nil, fmt.Errorf("linux.resources: %w", err)
 	}
 	if kernelTCP != nil {
-		// cgroup v1 still enforces the TCP buffer limit; the library has
-		// no field for it.
-		dir := m.Path("memory")
-		if dir == "" || cgroups.IsCgroup2UnifiedMode() {
+		if err := setKernelTCP(m, *kernelTCP); err != nil {
 			_ = m.Destroy()
-			return nil, errors.New("linux.resources.memory.kernelTCP: needs a cgroup v1 memory controller")
-		}
-		if err := cgroups.WriteFile(dir, "memory.kmem.tcp.limit_in_bytes", strconv.FormatInt(*kernelTCP, 10)); err != nil {
-			_ = m.Destroy()
-			return nil, fmt.Errorf("linux.resources.memory.kernelTCP: %w", err)
+			return nil, err
 		}
 	}
 	if dir := m.Path("devices"); dir != "" && !cgroups.IsCgroup2UnifiedMode() {

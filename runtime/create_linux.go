@@ -32,6 +32,8 @@ type CreateOptions struct {
 	NoNewKeyring bool
 	// ConsoleSocket is where the pty master goes when process.terminal.
 	ConsoleSocket string
+	// PidfdSocket, when set, receives a pidfd of init.
+	PidfdSocket string
 	// PreserveFds: rung's fds 3 .. 3+N-1 go on to the container process.
 	PreserveFds int
 	// RelayTerminal: for a foreground run with process.terminal and no
@@ -242,6 +244,11 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if o.PidFile != "" {
 		if err := writeFileAtomic(o.PidFile, []byte(strconv.Itoa(pid)), 0o644); err != nil {
 			return nil, fmt.Errorf("write pid file: %w", err)
+		}
+	}
+	if o.PidfdSocket != "" {
+		if err := sendPidfd(o.PidfdSocket, pid); err != nil {
+			return nil, err
 		}
 	}
 	if err := enc.Encode(initproc.Commit{Commit: true}); err != nil {

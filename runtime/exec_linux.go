@@ -28,6 +28,7 @@ type ExecOptions struct {
 	PidFile       string
 	ConsoleSocket string // where the pty master goes when Process.Terminal
 	PreserveFds   int    // rung's fds 3 .. 3+N-1 go on to the process
+	PidfdSocket   string // receives a pidfd of the process
 }
 
 // Exec runs a new process in the container: in every namespace the
@@ -166,6 +167,12 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 	if o.PidFile != "" {
 		if err := writeFileAtomic(o.PidFile, []byte(strconv.Itoa(pid)), 0o644); err != nil {
 			return -1, fmt.Errorf("write pid file: %w", err)
+		}
+	}
+	if o.PidfdSocket != "" {
+		if err := sendPidfd(o.PidfdSocket, pid); err != nil {
+			kill()
+			return -1, err
 		}
 	}
 	if o.Detach {

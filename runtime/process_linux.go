@@ -113,3 +113,26 @@ func waitGone(pidfd int, timeoutMs int) error {
 		return nil
 	}
 }
+
+// sendPidfd passes a pidfd of pid to the engine listening on the AF_UNIX
+// socket at path (--pidfd-socket), so it can wait for and signal the
+// process without racing pid reuse.
+func sendPidfd(path string, pid int) error {
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return fmt.Errorf("--pidfd-socket: pidfd_open %d: %w", pid, err)
+	}
+	defer unix.Close(pidfd)
+	sock, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("--pidfd-socket: %w", err)
+	}
+	defer unix.Close(sock)
+	if err := unix.Connect(sock, &unix.SockaddrUnix{Name: path}); err != nil {
+		return fmt.Errorf("--pidfd-socket: connect to %s: %w", path, err)
+	}
+	if err := unix.Sendmsg(sock, []byte("pidfd"), unix.UnixRights(pidfd), nil, 0); err != nil {
+		return fmt.Errorf("--pidfd-socket: send to %s: %w", path, err)
+	}
+	return nil
+}
