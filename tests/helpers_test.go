@@ -17,6 +17,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/rungrt/rung/tests/fixture"
 )
 
 var (
@@ -58,51 +60,7 @@ func setup(work string) error {
 		return fmt.Errorf("build probe: %v\n%s", err, out)
 	}
 	rootfsTpl = filepath.Join(work, "rootfs")
-	return BuildBusyboxRootfs(rootfsTpl)
-}
-
-// BuildBusyboxRootfs makes a minimal rootfs from Debian's busybox-static.
-// The applet links are relative: `busybox --install -s` makes absolute
-// ones, which point at the host's busybox until pivot_root and nowhere
-// after it.
-func BuildBusyboxRootfs(dir string) error {
-	const busybox = "/bin/busybox"
-	if _, err := os.Stat(busybox); err != nil {
-		return fmt.Errorf("%s missing: apt-get install busybox-static (.ci/run does): %w", busybox, err)
-	}
-	for _, d := range []string{"bin", "proc", "sys", "dev", "tmp", "etc", "root"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			return err
-		}
-	}
-	if err := copyFile(busybox, filepath.Join(dir, "bin/busybox"), 0o755); err != nil {
-		return err
-	}
-	if err := copyFile(probeBin, filepath.Join(dir, "bin/probe"), 0o755); err != nil {
-		return err
-	}
-	out, err := exec.Command(busybox, "--list").Output()
-	if err != nil {
-		return fmt.Errorf("busybox --list: %w", err)
-	}
-	for _, applet := range strings.Fields(string(out)) {
-		if applet == "busybox" || strings.Contains(applet, "/") {
-			continue
-		}
-		if err := os.Symlink("busybox", filepath.Join(dir, "bin", applet)); err != nil && !os.IsExist(err) {
-			return err
-		}
-	}
-	os.Chmod(filepath.Join(dir, "tmp"), 0o1777)
-	return os.WriteFile(filepath.Join(dir, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644)
-}
-
-func copyFile(src, dst string, mode os.FileMode) error {
-	data, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(dst, data, mode)
+	return fixture.Rootfs(rootfsTpl, map[string]string{"bin/probe": probeBin})
 }
 
 // env is one test's private world: a state root and its bundles.
