@@ -13,15 +13,29 @@ import (
 
 // mountCgroup serves a config mount of type "cgroup". On a pure cgroup v2
 // host that is one cgroup2 mount. On a v1 or hybrid host it is a tmpfs
-// holding one fresh mount per hierarchy the host has, named as on the
-// host; inside a cgroup namespace each shows the container's own cgroup as
-// its root. The tmpfs is made read-only last if the options ask for it.
-func mountCgroup(root, target *os.File, dest string, o mountOptions) error {
+// holding one mount per hierarchy the host has, named as on the host.
+// Inside its own cgroup namespace the container gets fresh mounts, whose
+// root is its own cgroup. Without one, a fresh mount would show the
+// host's whole hierarchy (every other cgroup, and the root's limits
+// instead of its own), so each hierarchy is a bind mount of the
+// container's own cgroup directory instead, as runc does. The tmpfs is
+// made read-only last if the options ask for it.
+func mountCgroup(root, target *os.File, dest string, o mountOptions, ownNS bool) error {
+	var own map[string]string
+	if !ownNS {
+		var err error
+		if own, err = ownCgroups(); err != nil {
+			return err
+		}
+	}
 	var st unix.Statfs_t
 	if err := unix.Statfs("/sys/fs/cgroup", &st); err != nil {
 		return fmt.Errorf("statfs /sys/fs/cgroup: %w", err)
 	}
 	if st.Type == unix.CGROUP2_SUPER_MAGIC {
+		if !ownNS {
+			return bindCgroupDir(filepath.Join("/sys/fs/cgroup", own[""]), target, o)
+		}
 		return unix.Mount("cgroup2", fdPath(target), "cgroup2", o.flags, "")
 	}
 	hier, err := mountinfo.GetMounts(func(m *mountinfo.Info) (skip, stop bool) {
@@ -54,7 +68,11 @@ func mountCgroup(root, target *os.File, dest string, o mountOptions) error {
 		if h.FSType == "cgroup" {
 			data = cgroupV1Controllers(h.VFSOptions + "," + h.Options)
 		}
-		err = unix.Mount("cgroup", fdPath(sub), h.FSType, o.flags, data)
+		if ownNS {
+			err = unix.Mount("cgroup", fdPath(sub), h.FSType, o.flags, data)
+		} else {
+			err = bindOwnCgroup(h, data, own, sub, o)
+		}
 		sub.Close()
 		if err != nil {
 			return fmt.Errorf("mount cgroup hierarchy %s: %w", name, err)
@@ -87,4 +105,73 @@ func cgroupV1Controllers(opts string) string {
 		}
 	}
 	return strings.Join(out, ",")
+}
+
+// ownCgroups maps each hierarchy (its controllers as /proc/self/cgroup
+// lists them, "" for cgroup2) to init's cgroup path in it. init is in
+// the container's cgroup already.
+func ownCgroups() (map[string]string, error) {
+	data, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return nil, fmt.Errorf("read own cgroups: %w", err)
+	}
+	own := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) == 3 {
+			own[parts[1]] = parts[2]
+		}
+	}
+	return own, nil
+}
+
+// bindOwnCgroup bind-mounts the container's cgroup directory of host
+// hierarchy h (controllers data) onto sub.
+func bindOwnCgroup(h *mountinfo.Info, data string, own map[string]string, sub *os.File, o mountOptions) error {
+	key := ""
+	if h.FSType == "cgroup" {
+		key = data
+	}
+	path, ok := own[key]
+	if !ok && key != "" {
+		// Matched by controllers: the mount's options may list them in
+		// another order, and carry others (xattr, say).
+		for k, v := range own {
+			if k != "" && hasAll(key, k) {
+				path, ok = v, true
+			}
+		}
+	}
+	if !ok {
+		return fmt.Errorf("init is in no cgroup of hierarchy %s", h.Mountpoint)
+	}
+	// The mount's root may itself be a cgroup below the hierarchy's.
+	rel, err := filepath.Rel(h.Root, path)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return fmt.Errorf("cgroup %s is outside the host's mount of %s", path, h.Mountpoint)
+	}
+	return bindCgroupDir(filepath.Join(h.Mountpoint, rel), sub, o)
+}
+
+func bindCgroupDir(src string, target *os.File, o mountOptions) error {
+	fd, err := unix.Open(src, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open own cgroup %s: %w", src, err)
+	}
+	defer unix.Close(fd)
+	return bindFd(fd, int(target.Fd()), false, o.attrSet, o.attrClr)
+}
+
+// hasAll tells whether every comma-separated item of want is in opts.
+func hasAll(opts, want string) bool {
+	set := map[string]bool{}
+	for _, x := range strings.Split(opts, ",") {
+		set[x] = true
+	}
+	for _, x := range strings.Split(want, ",") {
+		if !set[x] {
+			return false
+		}
+	}
+	return true
 }

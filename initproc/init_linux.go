@@ -190,6 +190,11 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 	if err := setupUTS(cfg, ns); err != nil {
 		return nil, err
 	}
+	if created.Has(libns.Net) {
+		if err := loopbackUp(); err != nil {
+			return nil, err
+		}
+	}
 	if err := setOOMScoreAdj(procfs, s.Process.OOMScoreAdj); err != nil {
 		return nil, err
 	}

@@ -15,7 +15,10 @@ type mountOptions struct {
 	propagation uintptr // MS_PRIVATE, MS_SLAVE, ... with MS_REC for r*
 	bind        bool
 	recursive   bool
-	data        []string // filesystem-specific options, passed through
+	// tmpcopyup (runc's and crun's extension): a tmpfs starts with a copy
+	// of what the directory it covers held.
+	tmpcopyup bool
+	data      []string // filesystem-specific options, passed through
 }
 
 type flagOpt struct {
@@ -84,6 +87,9 @@ func parseMountOptions(mountType string, opts []string) mountOptions {
 			continue
 		case "rbind":
 			o.bind, o.recursive = true, true
+			continue
+		case "tmpcopyup":
+			o.tmpcopyup = true
 			continue
 		}
 		if f, ok := flagOpts[opt]; ok {

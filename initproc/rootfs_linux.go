@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
@@ -130,7 +131,14 @@ func mountEntry(root *os.File, cfg *Config, m specs.Mount) error {
 			return err
 		}
 	case "cgroup":
-		return mountCgroup(root, target, m.Destination, o)
+		ownNS := slices.Contains(cfg.Namespaces, string(specs.CgroupNamespace)) || slices.Contains(cfg.Joined, string(specs.CgroupNamespace))
+		return mountCgroup(root, target, m.Destination, o, ownNS)
+	}
+	if o.tmpcopyup {
+		if m.Type != "tmpfs" {
+			return fmt.Errorf("tmpcopyup: only for tmpfs mounts, not %s", m.Type)
+		}
+		return mountTmpcopyup(root, target, m, o)
 	}
 	if err := unix.Mount(m.Source, fdPath(target), m.Type, o.flags, o.dataString()); err != nil {
 		return err

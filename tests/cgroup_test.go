@@ -101,3 +101,25 @@ func TestDeviceRulesInOrderAndKernelTCP(t *testing.T) {
 	e.must("delete", "-f", "dev")
 	e.noLeftovers("dev")
 }
+
+// Without a cgroup namespace the container's /sys/fs/cgroup shows its own
+// cgroup, not the host's hierarchies (podman on cgroup v1 runs so).
+func TestCgroupMountWithoutCgroupNamespace(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", "strict", func(s *specs.Spec) {
+		var ns []specs.LinuxNamespace
+		for _, n := range s.Linux.Namespaces {
+			if n.Type != specs.CgroupNamespace {
+				ns = append(ns, n)
+			}
+		}
+		s.Linux.Namespaces = ns
+		s.Linux.Resources = &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: 42}}
+		s.Process.Args = []string{"sh", "-c", "cat /sys/fs/cgroup/pids/pids.max; ls /sys/fs/cgroup/pids | grep -c '^user.slice\\|^system.slice\\|^process_api' ; touch /sys/fs/cgroup/pids/x 2>&1"}
+	})
+	r := e.rung("run", "--bundle", b, "c")
+	if !strings.HasPrefix(r.stdout, "42\n0\n") || !strings.Contains(r.stdout, "Read-only file system") {
+		t.Fatalf("cgroup mount without a cgroup namespace: %q %s", r.stdout, r.stderr)
+	}
+	e.noLeftovers("c")
+}

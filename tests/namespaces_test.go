@@ -127,3 +127,17 @@ func withoutNS(list []specs.LinuxNamespace, drop specs.LinuxNamespaceType) []spe
 	}
 	return out
 }
+
+// A new network namespace has lo up (engines' pods talk over 127.0.0.1);
+// a joined one is left as its owner set it.
+func TestLoopbackUpInNewNetworkNamespace(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", "strict", func(s *specs.Spec) {
+		s.Process.Args = []string{"sh", "-c", "ip link show lo | grep -o 'state [A-Z]*\\|<[A-Z,_]*>'; (echo hi | nc -l -p 7777 &) ; sleep 0.3; nc 127.0.0.1 7777 </dev/null"}
+	})
+	r := e.rung("run", "--bundle", b, "c")
+	if !strings.Contains(r.stdout, "UP") || !strings.HasSuffix(r.stdout, "hi\n") {
+		t.Fatalf("loopback in a new network namespace: %q %s", r.stdout, r.stderr)
+	}
+	e.noLeftovers("c")
+}

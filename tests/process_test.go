@@ -141,3 +141,27 @@ func TestMountsFromConfig(t *testing.T) {
 	}
 	e.noLeftovers("m")
 }
+
+// tmpcopyup (podman --read-only puts it on /tmp, /run, /var/tmp): the
+// tmpfs starts with a copy of the directory it covers, modes and owners
+// kept, symlinks copied as links.
+func TestTmpcopyup(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", "strict", func(s *specs.Spec) {
+		s.Root.Readonly = true
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs", Options: []string{"rw", "nosuid", "nodev", "tmpcopyup"}})
+		s.Process.Args = []string{"sh", "-c", "cat /data/sub/f; stat -c '%a %u:%g' /data/sub/f; readlink /data/link; echo new > /data/g && cat /data/g; grep ' /data ' /proc/mounts | cut -d' ' -f3"}
+	})
+	os.MkdirAll(filepath.Join(b, "rootfs/data/sub"), 0o755)
+	os.WriteFile(filepath.Join(b, "rootfs/data/sub/f"), []byte("from the image\n"), 0o604)
+	os.Chown(filepath.Join(b, "rootfs/data/sub/f"), 1000, 1000)
+	os.Symlink("/etc/passwd", filepath.Join(b, "rootfs/data/link"))
+	r := e.rung("run", "--bundle", b, "c")
+	if r.stdout != "from the image\n604 1000:1000\n/etc/passwd\nnew\ntmpfs\n" {
+		t.Fatalf("tmpcopyup: %q %s", r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(b, "rootfs/data/g")); err == nil {
+		t.Fatal("a write to the tmpfs reached the image")
+	}
+	e.noLeftovers("c")
+}

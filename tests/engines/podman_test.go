@@ -1,6 +1,7 @@
 package engines
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -45,12 +46,17 @@ func podmanSetup() (*podmanT, error) {
 	return podmanEnv, podmanErr
 }
 
-func (p *podmanT) cmd(c *C, timeout time.Duration, stdin string, args ...string) result {
+// argv is podman with this store and c's runtime (none if c is nil).
+func (p *podmanT) argv(c *C) []string {
 	argv := []string{"podman", "--root", p.root, "--runroot", p.runroot, "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "file", "--tmpdir", filepath.Join(p.runroot, "tmp")}
 	if c != nil {
 		argv = append(argv, "--runtime", c.RT.Path)
 	}
-	return command(timeout, stdin, []string{"CONTAINERS_CONF=" + p.conf}, append(argv, args...)...)
+	return argv
+}
+
+func (p *podmanT) cmd(c *C, timeout time.Duration, stdin string, args ...string) result {
+	return command(timeout, stdin, []string{"CONTAINERS_CONF=" + p.conf}, append(p.argv(c), args...)...)
 }
 
 // podman runs a podman command with c's runtime and a 60 s timeout.
@@ -70,11 +76,157 @@ func (c *C) podmanMust(args ...string) string {
 	return r.Out
 }
 
+// uniqueName is a container name of this scenario and runtime.
+func (c *C) uniqueName(base string) string { return "rungtest-" + base + "-" + c.RT.Name }
+
 func TestPodman(t *testing.T) {
 	scenario(t, "podman", "run --rm with output", func(c *C) {
-		out := c.podmanMust("run", "--rm", "--network", "none", imageName, "sh", "-c", "echo hello from $(hostname -s 2>/dev/null || hostname)")
-		if !strings.HasPrefix(out, "hello from ") {
+		out := c.podmanMust("run", "--rm", "--network", "none", imageName, "sh", "-c", "echo hello; cat /proc/1/cmdline | tr '\\0' ' '")
+		if out != "hello\nsh -c echo hello; cat /proc/1/cmdline | tr '\\0' ' ' " {
 			c.Fatalf("output %q", out)
 		}
 	})
+	scenario(t, "podman", "run -d, ps, exec, logs, stop, rm", func(c *C) {
+		name := c.uniqueName("detached")
+		c.Cleanup(func() { c.podman("rm", "-f", "-t", "0", name) })
+		// A PID 1 that says it started and exits cleanly on TERM.
+		c.podmanMust("run", "-d", "--name", name, "--network", "none", imageName, "sh", "-c", "trap 'echo got TERM; exit 0' TERM; echo started; while :; do sleep 1; done")
+		if !waitFor(10*time.Second, func() bool { return strings.Contains(c.podman("logs", name).Out, "started") }) {
+			c.Fatalf("logs never showed the start: %s", c.podman("logs", name))
+		}
+		if ps := c.podmanMust("ps", "--format", "{{.Names}} {{.Status}}"); !strings.Contains(ps, name+" Up") {
+			c.Fatalf("ps does not list %s as up:\n%s", name, ps)
+		}
+		if out := c.podmanMust("exec", name, "sh", "-c", "echo in $(cat /proc/1/comm); id -u"); out != "in sh\n0\n" {
+			c.Fatalf("exec output %q", out)
+		}
+		if r := c.podman("exec", name, "sh", "-c", "exit 7"); r.Code != 7 {
+			c.Fatalf("exec exit code: %s", r)
+		}
+		c.podmanMust("stop", "-t", "10", name)
+		if st := strings.TrimSpace(c.podmanMust("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", name)); st != "exited 0" {
+			c.Fatalf("after stop: %s", st)
+		}
+		if logs := c.podmanMust("logs", name); logs != "started\ngot TERM\n" {
+			c.Fatalf("logs after stop %q", logs)
+		}
+		c.podmanMust("rm", name)
+		if r := c.podman("inspect", name); r.Code == 0 {
+			c.Fatalf("%s still there after rm", name)
+		}
+	})
+	scenario(t, "podman", "exit codes (3, missing command 127)", func(c *C) {
+		if r := c.podman("run", "--rm", "--network", "none", imageName, "sh", "-c", "exit 3"); r.Code != 3 {
+			c.Fatalf("exit 3: %s", r)
+		}
+		r := c.podman("run", "--rm", "--network", "none", imageName, "/no/such/command")
+		if r.Code != 127 || !strings.Contains(r.Err, "no such file or directory") {
+			c.Fatalf("missing command: %s", r)
+		}
+	})
+	scenario(t, "podman", "--memory and --pids-limit in effect", func(c *C) {
+		out := c.podmanMust("run", "--rm", "--network", "none", "--memory", "64m", "--pids-limit", "20", imageName, "sh", "-c",
+			"cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max")
+		if out != "67108864\n20\n" {
+			c.Fatalf("limits seen inside: %q", out)
+		}
+		// The pids limit bites: 25 sleepers cannot all fork.
+		r := c.podman("run", "--rm", "--network", "none", "--pids-limit", "20", imageName, "sh", "-c", "for i in $(seq 25); do sleep 5 & done 2>&1; wait")
+		if !strings.Contains(r.Out+r.Err, "can't fork") {
+			c.Fatalf("pids limit not in effect: %s", r)
+		}
+	})
+	scenario(t, "podman", "--read-only", func(c *C) {
+		r := c.podman("run", "--rm", "--network", "none", "--read-only", imageName, "sh", "-c", "touch /etc/x; echo rc=$?")
+		if r.Code != 0 || !strings.Contains(r.Out, "rc=1") || !strings.Contains(r.Err+r.Out, "Read-only file system") {
+			c.Fatalf("write to a read-only root: %s", r)
+		}
+	})
+	scenario(t, "podman", "--user 1000:1000", func(c *C) {
+		out := c.podmanMust("run", "--rm", "--network", "none", "--user", "1000:1000", imageName, "sh", "-c", "id; grep CapEff /proc/self/status")
+		if out != "uid=1000(user) gid=1000(user) groups=1000(user)\nCapEff:\t0000000000000000\n" {
+			c.Fatalf("as 1000:1000: %q", out)
+		}
+	})
+	scenario(t, "podman", "pause and unpause", func(c *C) {
+		name := c.uniqueName("pause")
+		c.Cleanup(func() { c.podman("rm", "-f", "-t", "0", name) })
+		c.podmanMust("run", "-d", "--name", name, "--network", "none", imageName, "sleep", "1000")
+		c.podmanMust("pause", name)
+		if st := strings.TrimSpace(c.podmanMust("inspect", "--format", "{{.State.Status}}", name)); st != "paused" {
+			c.Fatalf("after pause: %s", st)
+		}
+		if st := strings.TrimSpace(c.runtimeState(name)); st != "paused" {
+			c.Fatalf("runtime state after pause: %s", st)
+		}
+		c.podmanMust("unpause", name)
+		if st := strings.TrimSpace(c.podmanMust("inspect", "--format", "{{.State.Status}}", name)); st != "running" {
+			c.Fatalf("after unpause: %s", st)
+		}
+		if out := c.podmanMust("exec", name, "echo", "alive"); out != "alive\n" {
+			c.Fatalf("exec after unpause %q", out)
+		}
+	})
+	scenario(t, "podman", "pod of two sharing the network namespace", func(c *C) {
+		pod := c.uniqueName("pod")
+		c.Cleanup(func() { c.podman("pod", "rm", "-f", "-t", "0", pod) })
+		c.podmanMust("pod", "create", "--name", pod, "--network", "none", "--share", "net,ipc,uts")
+		a, b := pod+"-a", pod+"-b"
+		c.podmanMust("run", "-d", "--pod", pod, "--name", a, imageName, "sh", "-c", "echo hi from a | nc -l -p 7777; sleep 1000")
+		c.podmanMust("run", "-d", "--pod", pod, "--name", b, imageName, "sleep", "1000")
+		nsOf := "for n in net ipc uts mnt; do readlink /proc/self/ns/$n; done"
+		nsA := c.podmanMust("exec", a, "sh", "-c", nsOf)
+		nsB := c.podmanMust("exec", b, "sh", "-c", nsOf)
+		la, lb := strings.Fields(nsA), strings.Fields(nsB)
+		if len(la) != 4 || len(lb) != 4 || la[0] != lb[0] || la[1] != lb[1] || la[2] != lb[2] || la[3] == lb[3] {
+			c.Fatalf("namespaces: a %v, b %v (net, ipc, uts shared; mnt not)", la, lb)
+		}
+		if host, _ := os.Readlink("/proc/self/ns/net"); host == la[0] {
+			c.Fatalf("the pod's net namespace is the host's")
+		}
+		// b reaches a's listener on the shared loopback.
+		var got string
+		waitFor(10*time.Second, func() bool {
+			got = c.podman("exec", b, "sh", "-c", "nc 127.0.0.1 7777 </dev/null").Out
+			return got == "hi from a\n"
+		})
+		if got != "hi from a\n" {
+			c.Fatalf("b could not reach a over the shared loopback: %q", got)
+		}
+	})
+	scenario(t, "podman", "run -t with a terminal, top", func(c *C) {
+		// script gives podman a terminal on its stdin and stdout.
+		r := command(60*time.Second, "", []string{"CONTAINERS_CONF=" + podmanEnv.conf}, "script", "-qec",
+			strings.Join(podmanEnv.argv(c), " ")+" run --rm -t --network none "+imageName+" sh -c 'tty; stty size'", "/dev/null")
+		out := strings.ReplaceAll(r.Out, "\r", "")
+		if r.Code != 0 || !strings.HasPrefix(out, "/dev/pts/0\n") {
+			c.Fatalf("run -t: %s", r)
+		}
+		name := c.uniqueName("top")
+		c.Cleanup(func() { c.podman("rm", "-f", "-t", "0", name) })
+		c.podmanMust("run", "-d", "--name", name, "--network", "none", imageName, "sh", "-c", "sleep 1000 & wait")
+		top := c.podmanMust("top", name, "pid", "args")
+		if !strings.Contains(top, "sleep 1000") || !strings.Contains(top, "sh -c sleep 1000 & wait") {
+			c.Fatalf("top:\n%s", top)
+		}
+	})
+}
+
+// runtimeState asks the runtime itself for a podman container's status.
+func (c *C) runtimeState(name string) string {
+	id := strings.TrimSpace(c.podmanMust("inspect", "--format", "{{.Id}}", name))
+	root := ""
+	if c.RT.Name == "runc" {
+		root = "/run/runc"
+	} else {
+		root = "/run/rung"
+	}
+	r := command(10*time.Second, "", nil, c.RT.Path, "--root", root, "state", id)
+	var st struct {
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal([]byte(r.Out), &st); err != nil {
+		c.Fatalf("%s state %s: %s", c.RT.Name, id, r)
+	}
+	return st.Status
 }
