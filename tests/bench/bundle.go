@@ -74,4 +74,3 @@ func editConfig(path string, edit func(map[string]any) error) error {
 	}
 	return os.WriteFile(path, data, 0o644)
 }
-
