@@ -13,11 +13,17 @@ build:
 
 # Debian packages the build and the tests need: busybox-static for the
 # test and demo rootfs, libseccomp-dev for seccomp (cgo), runc and crun as
-# the references the benchmark compares against.
+# the references the benchmark compares against; podman, containerd,
+# docker.io and the CNI plugins for the engine tests, and crictl (from the
+# Go module proxy) to drive containerd's CRI as Kubernetes does.
+PKGS   := busybox-static libseccomp-dev runc crun podman conmon catatonit containerd docker.io containernetworking-plugins
+CRICTL := sigs.k8s.io/cri-tools/cmd/crictl@v1.37.0
+
 deps:
-	@if ! command -v busybox >/dev/null || ! command -v runc >/dev/null || ! command -v crun >/dev/null || ! dpkg -s libseccomp-dev >/dev/null 2>&1; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static libseccomp-dev runc crun >/dev/null; \
+	@if ! dpkg -s $(PKGS) >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PKGS) >/dev/null; \
 	fi
+	@command -v crictl >/dev/null || GOBIN=/usr/local/bin $(GO) install $(CRICTL)
 	$(GO) mod download
 
 # A container on the embedded busybox bundle that shows its own isolation.
@@ -26,7 +32,7 @@ demo: deps build
 
 test: deps build
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -timeout 40m ./...
 
 # The runtime-tools validation suite, rung and crun side by side (~4 min).
 conformance: deps build
