@@ -175,6 +175,19 @@ func TestJoinUserNamespace(t *testing.T) {
 		t.Fatalf("b's own pid namespace: %s", r.stdout)
 	}
 	e.noLeftovers("b")
+	// Kept running, the join is proven by verify: the user namespace is
+	// a's, the others b's own.
+	bv := e.bundle("v", "quantum", func(s *specs.Spec) {
+		sleeper(s)
+		joinNS(s, specs.UserNamespace, fmt.Sprintf("/proc/%d/ns/user", a))
+	})
+	e.must("run", "-d", "--bundle", bv, "v")
+	v := e.must("verify", "--format", "json", "v")
+	if !strings.Contains(v.stdout, `{"kind":"user","want":"joined","found":"joined"`) || !strings.Contains(v.stdout, `{"kind":"pid","want":"new","found":"new"`) {
+		t.Fatalf("verify of a joined user namespace: %s", v.stdout)
+	}
+	e.must("delete", "-f", "v")
+	e.noLeftovers("v")
 	ea.must("delete", "-f", "a")
 }
 
