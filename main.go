@@ -54,7 +54,7 @@ func main() {
 		cli.StringFlag{Name: "log-level", Usage: "log level: debug, info, warn or error"},
 		cli.BoolFlag{Name: "debug", Usage: "enable debug logging"},
 		cli.BoolFlag{Name: "systemd-cgroup", Usage: "manage cgroups through systemd"},
-		cli.StringFlag{Name: "cgroup-manager", Usage: "cgroup manager: cgroupfs, systemd or disabled (as crun)"},
+		cli.StringFlag{Name: "cgroup-manager", Usage: "cgroup manager, as crun's flag: cgroupfs (systemd and disabled are refused)"},
 		cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignore cgroup permission errors: true, false or auto"},
 	}
 	app.Commands = []cli.Command{
@@ -115,7 +115,11 @@ func setupLogging(c *cli.Context) error {
 	switch m := c.GlobalString("cgroup-manager"); {
 	case c.GlobalBool("systemd-cgroup") || m == "systemd":
 		return fmt.Errorf("systemd cgroup manager is not supported: use cgroupfs")
-	case m != "" && m != "cgroupfs" && m != "disabled":
+	case m == "disabled":
+		// crun's "disabled" skips cgroups, and with them every resource
+		// limit of the config: refused rather than silently ignored.
+		return fmt.Errorf("--cgroup-manager disabled: not supported: rung always puts a container in its own cgroup")
+	case m != "" && m != "cgroupfs":
 		return fmt.Errorf("--cgroup-manager: unknown manager %q", m)
 	}
 	return nil

@@ -130,3 +130,29 @@ func TestHalfWrittenStateDir(t *testing.T) {
 	}
 	os.RemoveAll(filepath.Join(e.root, "bad"))
 }
+
+// crun's and runc's cgroup manager flags: cgroupfs works; systemd (absent
+// here) and disabled (which would drop every resource limit) are refused
+// with a clear error and leave nothing.
+func TestCgroupManagerFlags(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", "strict", sleeper)
+	for _, tc := range []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"--systemd-cgroup"}, "systemd cgroup manager is not supported"},
+		{[]string{"--cgroup-manager", "systemd"}, "systemd cgroup manager is not supported"},
+		{[]string{"--cgroup-manager", "disabled"}, "--cgroup-manager disabled: not supported"},
+		{[]string{"--cgroup-manager", "bogus"}, `unknown manager "bogus"`},
+	} {
+		r := e.rung(append(tc.flags, "create", "--bundle", b, "c")...)
+		if r.code == 0 || !strings.Contains(r.stderr, tc.want) {
+			t.Fatalf("%v: exit %d %s", tc.flags, r.code, r.stderr)
+		}
+		e.noLeftovers("c")
+	}
+	e.must("--cgroup-manager", "cgroupfs", "create", "--bundle", b, "c")
+	e.must("delete", "--force", "c")
+	e.noLeftovers("c")
+}
