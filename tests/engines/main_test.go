@@ -39,7 +39,7 @@ const (
 )
 
 // The binaries the engine tests need; .ci/run and `make deps` install them.
-var needed = []string{"podman", "conmon", "containerd", "ctr", "containerd-shim-runc-v2", "dockerd", "crictl", "runc", "/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/loopback"}
+var needed = []string{"podman", "conmon", "containerd", "ctr", "containerd-shim-runc-v2", "dockerd", "/usr/bin/docker", "crictl", "runc", "/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/loopback"}
 
 func TestMain(m *testing.M) {
 	if os.Geteuid() != 0 {
