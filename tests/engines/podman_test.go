@@ -80,6 +80,11 @@ func (c *C) podmanMust(args ...string) string {
 func (c *C) uniqueName(base string) string { return "rungtest-" + base + "-" + c.RT.Name }
 
 func TestPodman(t *testing.T) {
+	// The store and the image load are set up first, outside the
+	// scenarios' times.
+	if _, err := podmanSetup(); err != nil {
+		t.Fatalf("podman setup: %v", err)
+	}
 	scenario(t, "podman", "run --rm with output", func(c *C) {
 		out := c.podmanMust("run", "--rm", "--network", "none", imageName, "sh", "-c", "echo hello; cat /proc/1/cmdline | tr '\\0' ' '")
 		if out != "hello\nsh -c echo hello; cat /proc/1/cmdline | tr '\\0' ' ' " {
