@@ -3,11 +3,14 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"time"
 
 	"github.com/opencontainers/cgroups"
 	_ "github.com/opencontainers/cgroups/devices" // device rules for fs and fs2
 	devconfig "github.com/opencontainers/cgroups/devices/config"
 	"github.com/opencontainers/cgroups/manager"
+	"golang.org/x/sys/unix"
 )
 
 // newCgroup creates the container's cgroup, moves pid (init, before it
@@ -84,6 +87,30 @@ func (c *Container) cgroupPids() ([]int, error) {
 		return nil, err
 	}
 	return m.GetAllPids()
+}
+
+// killCgroup SIGKILLs every process left in the container's cgroup and
+// waits, up to 10 s, until the cgroup is empty.
+func (c *Container) killCgroup() error {
+	if len(c.Rec.CgroupPaths) == 0 {
+		return nil
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		pids, err := c.cgroupPids()
+		if errors.Is(err, fs.ErrNotExist) || err == nil && len(pids) == 0 {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("list processes in the container's cgroup: %w", err)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("processes %v in the container's cgroup survived SIGKILL", pids)
+		}
+		if err := c.Signal(unix.SIGKILL, true); err != nil && !errors.Is(err, errNotRunning) {
+			return err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // destroyCgroup removes the container's cgroup; the processes must be gone.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -83,12 +84,22 @@ func (c *Container) State() State {
 
 // Signal sends sig to the container's init, or with all to every process
 // of the container.
+//
+// A stopped container's init is gone, but with all its cgroup may still
+// hold processes: those of a container that shares a pid namespace (a
+// pod's) outlive its init, reparented to the namespace's init. As runc
+// does, kill --all then signals them and is not an error; the runc shim
+// relies on it to clean up a pod container before delete.
 func (c *Container) Signal(sig unix.Signal, all bool) error {
-	if st := c.Status(); st == Stopped {
-		return errNotRunning
-	}
+	stopped := c.Status() == Stopped
 	if !all {
+		if stopped {
+			return errNotRunning
+		}
 		return signalProcess(c.Rec.Pid, c.Rec.StartTime, sig)
+	}
+	if stopped && len(c.Rec.CgroupPaths) == 0 {
+		return nil
 	}
 	// Frozen, no process can fork a new one between listing and
 	// signalling; frozen processes take the signal when thawed.
@@ -101,6 +112,9 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 		defer func() { _ = c.freeze(cgroups.Thawed) }()
 	}
 	pids, err := c.processes()
+	if stopped && errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -111,6 +125,9 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 			continue
 		}
 		_ = signalProcess(p.pid, p.startTime, sig)
+	}
+	if stopped {
+		return nil
 	}
 	return signalProcess(c.Rec.Pid, c.Rec.StartTime, sig)
 }
@@ -282,6 +299,14 @@ func (c *Container) Delete(force bool) error {
 	}
 	if st != Stopped {
 		if err := c.killAndWait(); err != nil {
+			return err
+		}
+	}
+	// Without a pid namespace of its own, the container's processes can
+	// outlive its init; they are killed so the cgroup can go (runc does
+	// the same at delete). With its own, the kernel has killed them.
+	if !c.Rec.PidNS {
+		if err := c.killCgroup(); err != nil {
 			return err
 		}
 	}

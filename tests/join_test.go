@@ -239,3 +239,77 @@ func TestHostNamespaceRefusedAtMinRung(t *testing.T) {
 	}
 	e.must("delete", "-f", "h")
 }
+
+// TestSharedPidNamespaceLeftovers: a container that joins another's pid
+// namespace (a pod's container, joining the sandbox's) can leave
+// processes behind when its init dies: they are reparented to the
+// namespace's init and stay in the container's cgroup. As with runc,
+// kill --all of the stopped container still signals them (the runc shim
+// relies on it) and delete kills them before it removes the cgroup.
+func TestSharedPidNamespaceLeftovers(t *testing.T) {
+	ea := newEnv(t)
+	ba := ea.bundle("sandbox", "strict", func(s *specs.Spec) {
+		s.Process.Args = []string{"sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1000 & wait $!; done"}
+	})
+	ea.must("run", "-d", "--bundle", ba, "sandbox")
+	defer ea.must("delete", "-f", "sandbox")
+	pidNS := fmt.Sprintf("/proc/%d/ns/pid", ea.state("sandbox").Pid)
+
+	e := newEnv(t)
+	// cgroupProcs reads the pids in container id's pids cgroup.
+	cgroupProcs := func(id string) []string {
+		for _, d := range cgroupDirs(id) {
+			if strings.Contains(d, "/pids/") {
+				data, err := os.ReadFile(filepath.Join(d, "cgroup.procs"))
+				if err != nil {
+					t.Fatalf("read %s: %v", d, err)
+				}
+				return strings.Fields(string(data))
+			}
+		}
+		t.Fatal("no pids cgroup")
+		return nil
+	}
+	// orphans starts id, whose init forks two sleeps and is then killed
+	// alone: the sleeps outlive it.
+	orphans := func(id string) {
+		b := e.bundle(id, "strict", func(s *specs.Spec) {
+			s.Process.Args = []string{"sh", "-c", "sleep 1000 & sleep 1000 & wait"}
+			joinNS(s, specs.PIDNamespace, pidNS)
+		})
+		e.must("run", "-d", "--bundle", b, id)
+		deadline := time.Now().Add(5 * time.Second)
+		for len(cgroupProcs(id)) != 3 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: cgroup holds %v, want sh and two sleeps", id, cgroupProcs(id))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		e.must("kill", id, "KILL")
+		e.waitStatus(id, specs.StateStopped)
+		if left := cgroupProcs(id); len(left) != 2 {
+			t.Fatalf("%s: after its init died the cgroup holds %v, want the two sleeps", id, left)
+		}
+	}
+
+	orphans("k")
+	if r := e.rung("kill", "k", "KILL"); r.code == 0 || !strings.Contains(r.stderr, "container not running") {
+		t.Fatalf("kill of a stopped container without --all: exit %d %q, want container not running", r.code, r.stderr)
+	}
+	if r := e.rung("kill", "--all", "k", "KILL"); r.code != 0 || r.stderr != "" {
+		t.Fatalf("kill --all of a stopped container: exit %d %q, want 0 and no message", r.code, r.stderr)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(cgroupProcs("k")) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("kill --all left %v in the cgroup", cgroupProcs("k"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	e.must("delete", "k")
+	e.noLeftovers("k")
+
+	orphans("d")
+	e.must("delete", "d")
+	e.noLeftovers("d")
+}
