@@ -3,6 +3,7 @@ package engines
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -137,6 +138,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 	if err := os.WriteFile(e.crictl, []byte(crictlConf), 0o644); err != nil {
 		return nil, err
 	}
+	// The bridge plugin creates the bridge and never removes it.
+	atExit(func() { exec.Command("ip", "link", "del", cniBr).Run() })
 	_, err := startDaemon("containerd", func() bool {
 		return command(5*time.Second, "", nil, "ctr", "--address", e.sock, "version").Code == 0
 	}, "containerd", "--config", conf)

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -154,6 +155,8 @@ func startDaemon(name string, ready func() bool, argv ...string) (*daemon, error
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	// A test binary killed by its timeout must not leave the daemon.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
@@ -184,6 +187,16 @@ func startDaemon(name string, ready func() bool, argv ...string) (*daemon, error
 	return d, nil
 }
 
+// atExit registers what stopDaemons undoes after the daemons are gone
+// (host state a daemon's plugins create and do not remove).
+func atExit(f func()) {
+	daemonsMu.Lock()
+	defer daemonsMu.Unlock()
+	exits = append(exits, f)
+}
+
+var exits []func()
+
 // stopDaemons ends every daemon with TERM, then KILL.
 func stopDaemons() {
 	daemonsMu.Lock()
@@ -196,6 +209,10 @@ func stopDaemons() {
 		}
 	}
 	daemons = nil
+	for i := len(exits) - 1; i >= 0; i-- {
+		exits[i]()
+	}
+	exits = nil
 }
 
 func tail(s string, n int) string {
