@@ -31,6 +31,11 @@ func execProcess(cfg *ExecConfig) error {
 		return errors.New("process.args: no command given")
 	}
 	procfs := openPrivateProcfs()
+	if cfg.RootFd != 0 {
+		if err := enterRoot(cfg.RootFd); err != nil {
+			return err
+		}
+	}
 	caps, err := loadCapabilities()
 	if err != nil {
 		return err
@@ -87,4 +92,16 @@ func execProcess(cfg *ExecConfig) error {
 	exe.procfs, exe.seccomp, exe.seccompLoaded, exe.rlimits = procfs, filter, early, p.Rlimits
 	exe.preserved = cfg.PreserveFds
 	return exe.exec()
+}
+
+// enterRoot makes fd, the container init's root, this process' root.
+func enterRoot(fd int) error {
+	defer unix.Close(fd)
+	if err := unix.Fchdir(fd); err != nil {
+		return fmt.Errorf("enter the container's root: %w", err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("chroot to the container's root: %w", err)
+	}
+	return os.Chdir("/")
 }

@@ -71,4 +71,8 @@ type ExecConfig struct {
 	Seccomp   *specs.LinuxSeccomp `json:"seccomp,omitempty"`
 	// PreserveFds: this process' fds to hand on as 3, 4, ... (--preserve-fds)
 	PreserveFds []int `json:"preserveFds,omitempty"`
+	// RootFd: init's root directory, to chroot into, for a container that
+	// shares the runtime's mount namespace (joining namespaces does not
+	// change the root then).
+	RootFd int `json:"rootFd,omitempty"`
 }

@@ -22,25 +22,26 @@ import (
 func setupRootfs(cfg *Config, ns libns.Set, beforePivot func() error) error {
 	s := cfg.Spec
 	unix.Umask(0)
-	if !ns.Has(libns.Mount) {
-		// No mount namespace: spec.Validate refused any mounts, so all that
-		// is left is to enter the rootfs without touching the host's mounts.
-		if err := beforePivot(); err != nil {
-			return err
-		}
-		if err := unix.Chroot(cfg.Rootfs); err != nil {
-			return fmt.Errorf("chroot %s: %w", cfg.Rootfs, err)
-		}
-		return os.Chdir("/")
+	// Without a mount namespace of its own the container inherits the
+	// host's (runtime spec: an absent namespace type is inherited), so its
+	// mounts are made there, on the rootfs only: every target is resolved
+	// inside it, spec.Validate refused what would change mounts above it
+	// (root.readonly, rootfsPropagation), and delete removes them.
+	hostNS := !ns.Has(libns.Mount)
+	if hostNS && (s.Root.Readonly || s.Linux.RootfsPropagation != "") {
+		// spec.Validate refuses these; checked again where it matters.
+		return errors.New("root.readonly and linux.rootfsPropagation need a private mount namespace")
 	}
-	// Keep the host from seeing any mount made here; rootfsPropagation is
-	// applied once the rootfs is "/".
-	if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("make / rslave: %w", err)
-	}
-	// pivot_root needs the new root to be a mount point.
-	if err := unix.Mount(cfg.Rootfs, cfg.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("bind rootfs %s: %w", cfg.Rootfs, err)
+	if !hostNS {
+		// Keep the host from seeing any mount made here;
+		// rootfsPropagation is applied once the rootfs is "/".
+		if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("make / rslave: %w", err)
+		}
+		// pivot_root needs the new root to be a mount point.
+		if err := unix.Mount(cfg.Rootfs, cfg.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind rootfs %s: %w", cfg.Rootfs, err)
+		}
 	}
 	root, err := os.OpenFile(cfg.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -74,9 +75,18 @@ func setupRootfs(cfg *Config, ns libns.Set, beforePivot func() error) error {
 	if err := beforePivot(); err != nil {
 		return err
 	}
-	if cfg.NoPivot {
+	switch {
+	case hostNS:
+		// pivot_root would swap the host's own root: chroot instead.
+		if err = unix.Chroot(cfg.Rootfs); err == nil {
+			err = os.Chdir("/")
+		}
+		if err != nil {
+			return fmt.Errorf("chroot %s: %w", cfg.Rootfs, err)
+		}
+	case cfg.NoPivot:
 		err = moveRoot(cfg.Rootfs)
-	} else {
+	default:
 		err = pivotRoot(cfg.Rootfs)
 	}
 	if err != nil {

@@ -310,6 +310,9 @@ func (c *Container) Delete(force bool) error {
 			return err
 		}
 	}
+	if err := unmountHostMounts(c.dir); err != nil {
+		return err
+	}
 	if err := c.destroyCgroup(); err != nil {
 		return err
 	}
@@ -365,6 +368,9 @@ func DeleteLeftover(root, id string) error {
 	defer lock.Close()
 	if _, err := os.Stat(filepath.Join(dir, stateFile)); err == nil {
 		return errors.New("state file appeared while deleting")
+	}
+	if err := unmountHostMounts(dir); err != nil {
+		return err
 	}
 	return removeStateDir(dir)
 }

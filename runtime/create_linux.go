@@ -124,9 +124,18 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 				_ = unix.Kill(pid, unix.SIGKILL)
 				_, _ = unix.Wait4(pid, nil, 0, nil)
 			}
+			if uerr := unmountHostMounts(dir); uerr != nil {
+				err = fmt.Errorf("%w (and cleaning up: %v)", err, uerr)
+			}
 			os.RemoveAll(dir)
 		}
 	}()
+	if own := plan.Create | plan.Joined(); !own.Has(libns.Mount) &&
+		(len(s.Mounts) > 0 || len(s.Linux.MaskedPaths) > 0 || len(s.Linux.ReadonlyPaths) > 0) {
+		if err := recordHostMounts(dir, spec.RootfsPath(s, bundle)); err != nil {
+			return nil, err
+		}
+	}
 
 	cgConf, cgWarnings, err := cgroupConfig(s, o.ID)
 	if err != nil {

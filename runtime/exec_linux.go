@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -103,6 +104,22 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 		extra = append(extra, f)
 		childPreserved = append(childPreserved, 3+len(extra)-1)
 	}
+	// Sharing the runtime's mount namespace, init chroot'ed into its
+	// rootfs: the exec'd process must too, or it would run on the host's
+	// root.
+	rootFd := 0
+	if !slices.ContainsFunc(joins, func(j libns.Join) bool { return j.Kind == libns.Mount }) {
+		root, err := os.OpenFile(fmt.Sprintf("/proc/%d/root", c.Rec.Pid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return -1, fmt.Errorf("open the container's root: %w", err)
+		}
+		defer root.Close()
+		if !alive(c.Rec.Pid, c.Rec.StartTime) {
+			return -1, errNotRunning
+		}
+		extra = append(extra, root)
+		rootFd = 3 + len(extra) - 1
+	}
 	childFds := make([]int, len(joins))
 	for i, j := range joins {
 		extra = append(extra, j.File)
@@ -152,7 +169,7 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 	if c.Rec.Config != nil && c.Rec.Config.Linux != nil {
 		seccomp = c.Rec.Config.Linux.Seccomp
 	}
-	if err := json.NewEncoder(parent).Encode(initproc.ExecConfig{Process: o.Process, Seccomp: seccomp, ConsoleFd: consoleFd, PreserveFds: childPreserved}); err != nil {
+	if err := json.NewEncoder(parent).Encode(initproc.ExecConfig{Process: o.Process, Seccomp: seccomp, ConsoleFd: consoleFd, PreserveFds: childPreserved, RootFd: rootFd}); err != nil {
 		kill()
 		return -1, fmt.Errorf("send process to exec: %w", err)
 	}

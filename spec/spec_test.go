@@ -147,10 +147,17 @@ func TestValidate(t *testing.T) {
 			}
 			s.Linux.Namespaces = keep
 		}, "hostname:"},
-		{"mounts without mount ns", func(s *specs.Spec, b string) {
+		{"read-only root without mount ns", func(s *specs.Spec, b string) {
 			s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.PIDNamespace}}
 			s.Hostname = ""
-		}, "mounts: mounts need a private mount namespace"},
+			s.Root.Readonly = true
+		}, "root.readonly: a read-only root needs a private mount namespace"},
+		{"rootfs propagation without mount ns", func(s *specs.Spec, b string) {
+			s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.PIDNamespace}}
+			s.Hostname = ""
+			s.Root.Readonly = false
+			s.Linux.RootfsPropagation = "shared"
+		}, "linux.rootfsPropagation: rootfs propagation needs a private mount namespace"},
 		{"relative mount destination", func(s *specs.Spec, b string) { s.Mounts[0].Destination = "proc" }, "mounts[0].destination"},
 		{"intel rdt", func(s *specs.Spec, b string) { s.Linux.IntelRdt = &specs.LinuxIntelRdt{} }, "linux.intelRdt"},
 	} {

@@ -57,16 +57,14 @@ func Validate(s *specs.Spec, bundle string) (Plan, error) {
 		return Plan{}, errors.New("domainname: setting the domain name needs a private uts namespace")
 	}
 	if !own.Has(libns.Mount) {
-		// Without a mount namespace every mount would land on the host.
+		// Without a mount namespace the container's mounts are made in the
+		// host's, on the rootfs (and removed at delete). What would change
+		// the mount holding the rootfs, a host mount, is refused.
 		switch {
-		case len(s.Mounts) > 0:
-			return Plan{}, errors.New("mounts: mounts need a private mount namespace")
 		case s.Root.Readonly:
-			return Plan{}, errors.New("root.readonly: a read-only root needs a private mount namespace")
-		case len(s.Linux.MaskedPaths) > 0:
-			return Plan{}, errors.New("linux.maskedPaths: masking paths needs a private mount namespace")
-		case len(s.Linux.ReadonlyPaths) > 0:
-			return Plan{}, errors.New("linux.readonlyPaths: read-only paths need a private mount namespace")
+			return Plan{}, errors.New("root.readonly: a read-only root needs a private mount namespace (it would remount the host mount holding the rootfs)")
+		case s.Linux.RootfsPropagation != "":
+			return Plan{}, errors.New("linux.rootfsPropagation: rootfs propagation needs a private mount namespace (it would change a host mount)")
 		}
 	}
 	if s.Linux.IntelRdt != nil {
