@@ -44,6 +44,10 @@ type Config struct {
 	// Joined are the namespaces entered by path; the container owns them
 	// as much as the new ones (a pod's), but init must not create them.
 	Joined []string `json:"joined,omitempty"`
+	// HostRootMount is, for a container in the runtime's mount namespace,
+	// the mount id of the copy of the rootfs the runtime stacked on it:
+	// init mounts only inside it, and checks it is there.
+	HostRootMount uint64 `json:"hostRootMount,omitempty"`
 }
 
 // Reply is init's answer to Config.

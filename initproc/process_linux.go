@@ -1,6 +1,7 @@
 package initproc
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -18,6 +19,12 @@ import (
 
 func setupUTS(cfg *Config, ns libns.Set) error {
 	s := cfg.Spec
+	// spec.Validate asks for a uts namespace in the config; ns says whether
+	// it really is the container's (one joined by a path naming the
+	// host's is not), so the host's names are never set.
+	if (s.Hostname != "" || s.Domainname != "") && !ns.Has(libns.UTS) {
+		return errors.New("hostname: the container's uts namespace is the host's")
+	}
 	if s.Hostname != "" {
 		if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
 			return fmt.Errorf("hostname: %w", err)

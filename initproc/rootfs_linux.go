@@ -24,14 +24,9 @@ func setupRootfs(cfg *Config, ns libns.Set, beforePivot func() error) error {
 	unix.Umask(0)
 	// Without a mount namespace of its own the container inherits the
 	// host's (runtime spec: an absent namespace type is inherited), so its
-	// mounts are made there, on the rootfs only: every target is resolved
-	// inside it, spec.Validate refused what would change mounts above it
-	// (root.readonly, rootfsPropagation), and delete removes them.
+	// mounts are made there, and only inside the copy of the rootfs the
+	// runtime stacked on it (every mount a slave; delete detaches it).
 	hostNS := !ns.Has(libns.Mount)
-	if hostNS && (s.Root.Readonly || s.Linux.RootfsPropagation != "") {
-		// spec.Validate refuses these; checked again where it matters.
-		return errors.New("root.readonly and linux.rootfsPropagation need a private mount namespace")
-	}
 	if !hostNS {
 		// Keep the host from seeing any mount made here;
 		// rootfsPropagation is applied once the rootfs is "/".
@@ -48,6 +43,12 @@ func setupRootfs(cfg *Config, ns libns.Set, beforePivot func() error) error {
 		return fmt.Errorf("open rootfs: %w", err)
 	}
 	defer root.Close()
+	if hostNS {
+		if err := checkHostRoot(root, cfg.HostRootMount); err != nil {
+			return err
+		}
+		slaveCopies = true
+	}
 	userns := ns.Has(libns.User)
 	devMounted := false
 	for i, m := range s.Mounts {
@@ -115,6 +116,29 @@ func setupRootfs(cfg *Config, ns libns.Set, beforePivot func() error) error {
 		if err := unix.MountSetattr(unix.AT_FDCWD, "/", 0, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}); err != nil {
 			return fmt.Errorf("root.readonly: remount / read-only: %w", err)
 		}
+	}
+	return nil
+}
+
+// slaveCopies is set when init mounts in the host's mount namespace. A bind
+// copy of a shared mount joins its peer group (the kernel's clone_mnt), so
+// a mount later made below the copy would appear on the host, and
+// unmounting the copy's children at delete would propagate to the host's
+// own mounts. Each copy is made a slave before it is attached.
+var slaveCopies bool
+
+// checkHostRoot makes sure that, in the host's mount namespace, init works
+// on the runtime's copy of the rootfs and not on the host mount under it.
+func checkHostRoot(root *os.File, want uint64) error {
+	if want == 0 {
+		return errors.New("no copy of the rootfs to mount in: the runtime did not stack one")
+	}
+	var stx unix.Statx_t
+	if err := unix.Statx(int(root.Fd()), "", unix.AT_EMPTY_PATH, unix.STATX_MNT_ID, &stx); err != nil {
+		return fmt.Errorf("statx rootfs: %w", err)
+	}
+	if stx.Mnt_id != want {
+		return fmt.Errorf("rootfs is mount %d, not the runtime's copy %d", stx.Mnt_id, want)
 	}
 	return nil
 }
@@ -253,13 +277,18 @@ func bindFd(srcFd, dstFd int, recursive bool, attrSet, attrClr uint64) error {
 		return fmt.Errorf("open_tree: %w", err)
 	}
 	defer unix.Close(tree)
+	aflags := unix.AT_EMPTY_PATH
+	if recursive {
+		aflags |= unix.AT_RECURSIVE
+	}
 	if attrSet != 0 || attrClr != 0 {
-		aflags := unix.AT_EMPTY_PATH
-		if recursive {
-			aflags |= unix.AT_RECURSIVE
-		}
 		if err := unix.MountSetattr(tree, "", uint(aflags), &unix.MountAttr{Attr_set: attrSet, Attr_clr: attrClr}); err != nil {
 			return fmt.Errorf("mount_setattr: %w", err)
+		}
+	}
+	if slaveCopies {
+		if err := unix.MountSetattr(tree, "", uint(aflags), &unix.MountAttr{Propagation: unix.MS_SLAVE}); err != nil {
+			return fmt.Errorf("make the copy a slave: %w", err)
 		}
 	}
 	if err := unix.MoveMount(tree, "", dstFd, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"time"
 
 	"github.com/opencontainers/cgroups"
@@ -21,6 +22,18 @@ func newCgroup(cg *cgroups.Cgroup, pid int, kernelTCP *int64) (cgroups.Manager, 
 	m, err := manager.New(cg)
 	if err != nil {
 		return nil, fmt.Errorf("cgroup: %w", err)
+	}
+	// A cgroupsPath that names a cgroup already in use would give the
+	// container someone else's processes: kill --all and delete would
+	// kill them (runc refuses it too, in these words).
+	if m.Exists() {
+		pids, err := m.GetAllPids()
+		if err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, unix.ENODEV) {
+			return nil, fmt.Errorf("cgroup: list the processes of %s: %w", cgroupName(cg), err)
+		}
+		if len(pids) > 0 {
+			return nil, fmt.Errorf("container's cgroup is not empty: %d process(es) found", len(pids))
+		}
 	}
 	if err := m.Apply(pid); err != nil {
 		_ = m.Destroy()

@@ -125,14 +125,21 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 				_, _ = unix.Wait4(pid, nil, 0, nil)
 			}
 			if uerr := unmountHostMounts(dir); uerr != nil {
+				// Keep the record: the state directory stays as a
+				// leftover, and `delete` retries.
 				err = fmt.Errorf("%w (and cleaning up: %v)", err, uerr)
+				return
 			}
 			os.RemoveAll(dir)
 		}
 	}()
-	if own := plan.Create | plan.Joined(); !own.Has(libns.Mount) &&
-		(len(s.Mounts) > 0 || len(s.Linux.MaskedPaths) > 0 || len(s.Linux.ReadonlyPaths) > 0) {
-		if err := recordHostMounts(dir, spec.RootfsPath(s, bundle)); err != nil {
+	// Decided by identity, not by the config: a mount namespace joined by
+	// a path that names the runtime's own is no namespace of the
+	// container's, and init must not make the host's "/" a slave and
+	// pivot_root in it.
+	var hostRootMnt uint64
+	if !isolated.Has(libns.Mount) {
+		if hostRootMnt, err = attachHostRoot(dir, spec.RootfsPath(s, bundle)); err != nil {
 			return nil, err
 		}
 	}
@@ -187,7 +194,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	// Hooks during create see "created", as runc and crun pass it and the
 	// runtime-tools hook tests expect.
 	hookState := &specs.State{Version: ociVersion, ID: o.ID, Status: specs.StateCreated, Pid: pid, Bundle: bundle, Annotations: s.Annotations}
-	if err := sendConfig(sync, s, plan, o, bundle, hookState, consoleFd, childPreserved); err != nil {
+	if err := sendConfig(sync, s, plan, isolated, o, bundle, hookState, consoleFd, childPreserved, hostRootMnt); err != nil {
 		return nil, err
 	}
 	dec, enc := json.NewDecoder(sync), json.NewEncoder(sync)
@@ -474,13 +481,17 @@ func isolating(plan spec.Plan, joins []libns.Join) (libns.Set, error) {
 	return set, nil
 }
 
-func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, o CreateOptions, bundle string, hookState *specs.State, consoleFd int, preserved []int) error {
+func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, isolated libns.Set, o CreateOptions, bundle string, hookState *specs.State, consoleFd int, preserved []int, hostRootMnt uint64) error {
 	cfg := initproc.Config{
 		ConsoleFd:   consoleFd,
 		PreserveFds: preserved,
 		HookState:   hookState,
 		ID:          o.ID, Spec: s, Bundle: bundle, Rootfs: spec.RootfsPath(s, bundle),
-		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, Namespaces: plan.Create.Names(), Joined: plan.Joined().Names(),
+		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, Namespaces: plan.Create.Names(),
+		// Only the joined namespaces that set the container apart: one
+		// that is the runtime's own is the host's to init.
+		Joined:        isolated.Minus(plan.Create).Names(),
+		HostRootMount: hostRootMnt,
 	}
 	if err := json.NewEncoder(sync).Encode(&cfg); err != nil {
 		return fmt.Errorf("send config to init: %w", err)

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -106,12 +105,17 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 	}
 	// Sharing the runtime's mount namespace, init chroot'ed into its
 	// rootfs: the exec'd process must too, or it would run on the host's
-	// root.
+	// root. Decided by identity: joining a mount namespace that is the
+	// runtime's own does not change the root either.
 	rootFd := 0
-	if !slices.ContainsFunc(joins, func(j libns.Join) bool { return j.Kind == libns.Mount }) {
-		root, err := os.OpenFile(fmt.Sprintf("/proc/%d/root", c.Rec.Pid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	shared, err := sharesOurMountNS(c.Rec.Pid)
+	if err != nil {
+		return -1, err
+	}
+	if shared {
+		root, err := c.openHostRoot()
 		if err != nil {
-			return -1, fmt.Errorf("open the container's root: %w", err)
+			return -1, err
 		}
 		defer root.Close()
 		if !alive(c.Rec.Pid, c.Rec.StartTime) {
@@ -261,4 +265,40 @@ func waitForwarding(pid int) (int, error) {
 		return 128 + int(ws.Signal()), nil
 	}
 	return ws.ExitStatus(), nil
+}
+
+func sharesOurMountNS(pid int) (bool, error) {
+	theirs, err := libns.ContainerIdentity(pid, libns.Mount)
+	if err != nil {
+		return false, err
+	}
+	ours, err := libns.IdentityOf(0, libns.Mount)
+	if err != nil {
+		return false, err
+	}
+	return theirs == ours, nil
+}
+
+// openHostRoot opens the root of a container in the runtime's mount
+// namespace, init's root, and checks it is still the rootfs: a container
+// that chroot'ed elsewhere (it may hold CAP_SYS_CHROOT) does not take
+// exec'd processes with it.
+func (c *Container) openHostRoot() (*os.File, error) {
+	root, err := os.OpenFile(fmt.Sprintf("/proc/%d/root", c.Rec.Pid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open the container's root: %w", err)
+	}
+	var got, want unix.Stat_t
+	err = unix.Fstat(int(root.Fd()), &got)
+	if err == nil {
+		err = unix.Stat(c.Rec.Rootfs, &want)
+	}
+	if err == nil && (got.Dev != want.Dev || got.Ino != want.Ino) {
+		err = fmt.Errorf("the container's root is no longer its rootfs %s", c.Rec.Rootfs)
+	}
+	if err != nil {
+		root.Close()
+		return nil, fmt.Errorf("exec: %w", err)
+	}
+	return root, nil
 }

@@ -147,17 +147,6 @@ func TestValidate(t *testing.T) {
 			}
 			s.Linux.Namespaces = keep
 		}, "hostname:"},
-		{"read-only root without mount ns", func(s *specs.Spec, b string) {
-			s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.PIDNamespace}}
-			s.Hostname = ""
-			s.Root.Readonly = true
-		}, "root.readonly: a read-only root needs a private mount namespace"},
-		{"rootfs propagation without mount ns", func(s *specs.Spec, b string) {
-			s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.PIDNamespace}}
-			s.Hostname = ""
-			s.Root.Readonly = false
-			s.Linux.RootfsPropagation = "shared"
-		}, "linux.rootfsPropagation: rootfs propagation needs a private mount namespace"},
 		{"relative mount destination", func(s *specs.Spec, b string) { s.Mounts[0].Destination = "proc" }, "mounts[0].destination"},
 		{"intel rdt", func(s *specs.Spec, b string) { s.Linux.IntelRdt = &specs.LinuxIntelRdt{} }, "linux.intelRdt"},
 	} {

@@ -56,17 +56,6 @@ func Validate(s *specs.Spec, bundle string) (Plan, error) {
 	if s.Domainname != "" && !own.Has(libns.UTS) {
 		return Plan{}, errors.New("domainname: setting the domain name needs a private uts namespace")
 	}
-	if !own.Has(libns.Mount) {
-		// Without a mount namespace the container's mounts are made in the
-		// host's, on the rootfs (and removed at delete). What would change
-		// the mount holding the rootfs, a host mount, is refused.
-		switch {
-		case s.Root.Readonly:
-			return Plan{}, errors.New("root.readonly: a read-only root needs a private mount namespace (it would remount the host mount holding the rootfs)")
-		case s.Linux.RootfsPropagation != "":
-			return Plan{}, errors.New("linux.rootfsPropagation: rootfs propagation needs a private mount namespace (it would change a host mount)")
-		}
-	}
 	if s.Linux.IntelRdt != nil {
 		return Plan{}, errors.New("linux.intelRdt: Intel RDT is not supported")
 	}

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -122,4 +123,33 @@ func TestCgroupMountWithoutCgroupNamespace(t *testing.T) {
 		t.Fatalf("cgroup mount without a cgroup namespace: %q %s", r.stdout, r.stderr)
 	}
 	e.noLeftovers("c")
+}
+
+// TestCgroupInUseRefused: a cgroupsPath naming a cgroup that already holds
+// processes is refused (runc's words): the container would own someone
+// else's processes, and kill --all or delete would kill them.
+func TestCgroupInUseRefused(t *testing.T) {
+	e := newEnv(t)
+	path := fmt.Sprintf("rung-test-in-use-%d", os.Getpid())
+	b := e.bundle("a", "strict", func(s *specs.Spec) { s.Linux.CgroupsPath = path; sleeper(s) })
+	e.must("run", "-d", "--bundle", b, "a")
+	pid := e.state("a").Pid
+	b = e.bundle("b", "strict", func(s *specs.Spec) { s.Linux.CgroupsPath = path; sleeper(s) })
+	if r := e.rung("create", "--bundle", b, "b"); r.code == 0 || !strings.Contains(r.stderr, "container's cgroup is not empty: 1 process(es) found") {
+		t.Errorf("create in a cgroup in use: exit %d %q, want it refused", r.code, r.stderr)
+	}
+	if st := e.state("a"); st.Status != specs.StateRunning || st.Pid != pid {
+		t.Errorf("the first container after the refused create: %s pid %d", st.Status, st.Pid)
+	}
+	if _, err := os.Stat(filepath.Join(e.root, "b")); !os.IsNotExist(err) {
+		t.Errorf("state directory of the refused container left behind (%v)", err)
+	}
+	e.must("delete", "-f", "a")
+	e.noLeftovers("a")
+	e.noLeftovers("b")
+	for _, d := range cgroupDirs(path) {
+		if _, err := os.Stat(d); err == nil {
+			t.Errorf("cgroup %s left behind", d)
+		}
+	}
 }

@@ -1,11 +1,13 @@
 package tests
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -24,15 +26,9 @@ func TestMountsWithoutMountNamespace(t *testing.T) {
 	// A host mount the container will point a symlink at.
 	victim := filepath.Join(e.dir, "victim")
 	os.MkdirAll(filepath.Join(victim, "t"), 0o755)
-	if err := unix.Mount("tmpfs", filepath.Join(victim, "t"), "tmpfs", 0, "size=1m"); err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Unmount(filepath.Join(victim, "t"), unix.MNT_DETACH)
+	mountTmpfs(t, filepath.Join(victim, "t"))
 
-	b := e.bundle("b", "none", func(s *specs.Spec) {
-		s.Linux.Namespaces = nil
-		s.Root.Readonly = false
-		s.Process.Args = []string{"sleep", "1000"}
+	b := e.hostNSBundle("b", func(s *specs.Spec) {
 		s.Mounts = []specs.Mount{
 			{Destination: "/proc", Type: "proc", Source: "proc"},
 			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "mode=755"}},
@@ -48,6 +44,10 @@ func TestMountsWithoutMountNamespace(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unix.Unmount(rootfs, unix.MNT_DETACH)
+	// The engine mounted below the rootfs before create: not the
+	// container's to remove.
+	pre := filepath.Join(rootfs, "tmp")
+	mountTmpfs(t, pre)
 
 	e.must("run", "-d", "--bundle", b, "c")
 	pid := e.state("c").Pid
@@ -84,9 +84,16 @@ func TestMountsWithoutMountNamespace(t *testing.T) {
 	e.must("delete", "-f", "c")
 
 	mi, _ = os.ReadFile("/proc/self/mountinfo")
-	if strings.Contains(string(mi), " "+rootfs+"/") {
-		t.Errorf("mounts left below the rootfs:\n%s", grepLines(string(mi), rootfs+"/"))
+	if left := grepLines(string(mi), " "+rootfs+"/"); left != grepLines(string(mi), " "+pre+" ") {
+		t.Errorf("mounts left below the rootfs:\n%s", left)
 	}
+	if !strings.Contains(string(mi), " "+pre+" ") {
+		t.Error("a mount below the rootfs made before create was removed")
+	}
+	if strings.Count(string(mi), " "+rootfs+" ") != 1 {
+		t.Errorf("the rootfs should be one mount again:\n%s", grepLines(string(mi), " "+rootfs+" "))
+	}
+	unix.Unmount(pre, 0)
 	if !strings.Contains(string(mi), " "+rootfs+" ") {
 		t.Error("the rootfs' own mount was removed")
 	}
@@ -120,24 +127,197 @@ func TestHostMountsRemovedWhenCreateFails(t *testing.T) {
 	e.noLeftovers("c")
 }
 
-// TestHostMountRefusals: without a mount namespace, what would change the
-// host mount holding the rootfs is refused, naming the field.
-func TestHostMountRefusals(t *testing.T) {
+// TestHostRootReadonlyAndPropagation: without a mount namespace,
+// root.readonly and rootfsPropagation apply to rung's copy of the rootfs,
+// not to the host mount holding it.
+func TestHostRootReadonlyAndPropagation(t *testing.T) {
 	e := newEnv(t)
-	for _, tc := range []struct {
-		field string
-		edit  func(s *specs.Spec)
-	}{
-		{"root.readonly", func(s *specs.Spec) { s.Root.Readonly = true }},
-		{"linux.rootfsPropagation", func(s *specs.Spec) { s.Root.Readonly = false; s.Linux.RootfsPropagation = "shared" }},
-	} {
-		b := e.bundle("b-"+tc.field, "none", func(s *specs.Spec) { s.Linux.Namespaces = nil; tc.edit(s) })
-		r := e.rung("run", "--bundle", b, "c")
-		if r.code == 0 || !strings.Contains(r.stderr, tc.field+":") {
-			t.Errorf("%s: exit %d %q, want it refused", tc.field, r.code, r.stderr)
-		}
-		e.noLeftovers("c")
+	b := e.hostNSBundle("b", func(s *specs.Spec) {
+		s.Root.Readonly = true
+		s.Linux.RootfsPropagation = "rshared"
+	})
+	rootfs := filepath.Join(b, "rootfs")
+	e.must("run", "-d", "--bundle", b, "c")
+	if r := e.rung("exec", "c", "touch", "/new"); r.code == 0 {
+		t.Error("root.readonly: the container's / is writable")
 	}
+	e.must("delete", "-f", "c")
+	if err := os.WriteFile(filepath.Join(rootfs, "from-host"), nil, 0o644); err != nil {
+		t.Errorf("after delete, the host's rootfs is read-only: %v", err)
+	}
+	e.noLeftovers("c")
+}
+
+// sharedDir makes dir a shared mount, as "/" is on a systemd host, with a
+// peer at peer (another namespace's view of it), so that what would
+// propagate out of a container shows there; removed at the end.
+func sharedDir(t *testing.T, dir, peer string) {
+	t.Helper()
+	os.MkdirAll(peer, 0o755)
+	for _, args := range [][]string{{"--bind", dir, dir}, {"--make-shared", dir}, {"--bind", dir, peer}} {
+		if out, err := exec.Command("mount", args...).CombinedOutput(); err != nil {
+			t.Fatalf("mount %v: %v %s", args, err, out)
+		}
+	}
+	t.Cleanup(func() {
+		exec.Command("umount", "-R", "-l", peer).Run()
+		exec.Command("umount", "-R", "-l", dir).Run()
+	})
+}
+
+// TestHostMountsStayOffTheHost: on a host whose mounts are shared, the
+// mounts of a container without a mount namespace show nowhere else, and
+// removing them at delete removes no host mount, even below a bind of a
+// shared host mount, whose copy would join the host's peer group.
+func TestHostMountsStayOffTheHost(t *testing.T) {
+	e := newEnv(t)
+	work := filepath.Join(e.dir, "work")
+	peer := filepath.Join(e.dir, "peer")
+	os.MkdirAll(work, 0o755)
+	sharedDir(t, work, peer)
+	// A shared host mount with a mount below it.
+	src := filepath.Join(work, "src")
+	os.MkdirAll(src, 0o755)
+	mountTmpfs(t, src)
+	os.MkdirAll(filepath.Join(src, "child"), 0o755)
+	mountTmpfs(t, filepath.Join(src, "child"))
+	b := e.hostNSBundle("work/b", func(s *specs.Spec) {
+		s.Mounts = []specs.Mount{
+			{Destination: "/proc", Type: "proc", Source: "proc"},
+			{Destination: "/mnt/src", Type: "bind", Source: src, Options: []string{"rbind"}},
+			{Destination: "/mnt/src/sub", Type: "tmpfs", Source: "tmpfs"},
+		}
+	})
+	peerRootfs := filepath.Join(peer, "b", "rootfs")
+	e.must("run", "-d", "--bundle", b, "c")
+	mi, _ := os.ReadFile("/proc/self/mountinfo")
+	if !strings.Contains(string(mi), " "+filepath.Join(b, "rootfs", "mnt/src/sub")+" ") {
+		t.Fatalf("the container's mounts are not there:\n%s", mi)
+	}
+	if l := grepLines(string(mi), " "+filepath.Join(src, "sub")+" "); l != "" {
+		t.Errorf("a mount below the container's bind of a shared mount appeared on the host source:\n%s", l)
+	}
+	if l := grepLines(string(mi), " "+peerRootfs+"/"); l != "" {
+		t.Errorf("the container's mounts propagated to a peer of the host:\n%s", l)
+	}
+	e.must("delete", "-f", "c")
+	mi, _ = os.ReadFile("/proc/self/mountinfo")
+	if !strings.Contains(string(mi), " "+filepath.Join(src, "child")+" ") {
+		t.Error("delete unmounted a host mount below the bind's source")
+	}
+	if !strings.Contains(string(mi), " "+filepath.Join(peer, "src", "child")+" ") {
+		t.Error("delete unmounted the host mount's peer")
+	}
+	if l := grepLines(string(mi), " "+filepath.Join(b, "rootfs")); l != "" {
+		t.Errorf("mounts left on the rootfs:\n%s", l)
+	}
+	if l := grepLines(string(mi), " "+peerRootfs); l != "" {
+		t.Errorf("mounts left on the peer's rootfs:\n%s", l)
+	}
+	exec.Command("umount", "-R", "-l", peer).Run()
+	exec.Command("umount", "-R", "-l", work).Run()
+	e.noLeftovers("c")
+}
+
+// TestJoinedHostMountNamespace: a config that "joins" the runtime's own
+// mount namespace by path has no mount namespace of its own. It is read as
+// such: the host's "/" is not made a slave nor pivoted away from, the
+// container is kept in its rootfs, and its mounts leave with it. The same
+// goes for a uts namespace: the host's hostname is never set.
+func TestJoinedHostMountNamespace(t *testing.T) {
+	e := newEnv(t)
+	self := func(ns string) string { return fmt.Sprintf("/proc/%d/ns/%s", os.Getpid(), ns) }
+	propagation := func() string {
+		out, _ := exec.Command("findmnt", "-n", "-o", "PROPAGATION", "/").Output()
+		return strings.TrimSpace(string(out))
+	}
+	before := propagation()
+	b := e.bundle("b", "none", func(s *specs.Spec) {
+		s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.MountNamespace, Path: self("mnt")}}
+		s.Root.Readonly = false
+		s.Process.Args = []string{"sleep", "1000"}
+		s.Mounts = []specs.Mount{{Destination: "/proc", Type: "proc", Source: "proc"}}
+	})
+	e.must("run", "-d", "--bundle", b, "c")
+	if got := propagation(); got != before {
+		t.Errorf("the host's / went from %s to %s", before, got)
+	}
+	if r := e.rung("exec", "c", "test", "-x", "/bin/probe"); r.code != 0 {
+		t.Errorf("exec does not run in the container's rootfs: exit %d %q", r.code, r.stderr)
+	}
+	e.must("delete", "-f", "c")
+	mi, _ := os.ReadFile("/proc/self/mountinfo")
+	if l := grepLines(string(mi), " "+filepath.Join(b, "rootfs")); l != "" {
+		t.Errorf("mounts left on the rootfs:\n%s", l)
+	}
+	e.noLeftovers("c")
+
+	host, _ := os.Hostname()
+	b = e.bundle("b2", "none", func(s *specs.Spec) {
+		s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.UTSNamespace, Path: self("uts")}}
+		s.Hostname = "not-the-host"
+	})
+	r := e.rung("run", "--bundle", b, "c2")
+	if now, _ := os.Hostname(); now != host {
+		unix.Sethostname([]byte(host))
+		t.Fatalf("the host's hostname was set to %q", now)
+	}
+	if r.code == 0 || !strings.Contains(r.stderr, "hostname:") {
+		t.Errorf("hostname in the host's uts namespace: exit %d %q, want it refused", r.code, r.stderr)
+	}
+	e.noLeftovers("c2")
+}
+
+// TestExecFollowsNoEscapedRoot: in the host's mount namespace the
+// container's root is a chroot, which a process with CAP_SYS_CHROOT can
+// leave; exec then refuses rather than run where the container went.
+func TestExecFollowsNoEscapedRoot(t *testing.T) {
+	e := newEnv(t)
+	b := e.hostNSBundle("b", func(s *specs.Spec) {
+		s.Mounts = []specs.Mount{{Destination: "/jail/bin", Type: "bind", Source: filepath.Join(e.dir, "b", "rootfs", "bin"), Options: []string{"rbind"}}}
+		s.Process.Args = []string{"chroot", "/jail", "/bin/sleep", "1000"}
+		for _, set := range []*[]string{&s.Process.Capabilities.Bounding, &s.Process.Capabilities.Effective, &s.Process.Capabilities.Permitted} {
+			*set = append(*set, "CAP_SYS_CHROOT")
+		}
+	})
+	e.must("run", "-d", "--bundle", b, "c")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		l, _ := os.Readlink(fmt.Sprintf("/proc/%d/root", e.state("c").Pid))
+		if strings.HasSuffix(l, "/jail") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the container did not chroot: root %s", l)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if r := e.rung("exec", "c", "true"); r.code == 0 || !strings.Contains(r.stderr, "no longer its rootfs") {
+		t.Errorf("exec into a container that left its rootfs: exit %d %q, want it refused", r.code, r.stderr)
+	}
+	e.must("delete", "-f", "c")
+	e.noLeftovers("c")
+}
+
+// hostNSBundle makes a bundle with no namespace at all and a writable root
+// whose process sleeps, changed by edit.
+func (e *env) hostNSBundle(name string, edit func(s *specs.Spec)) string {
+	e.t.Helper()
+	return e.bundle(name, "none", func(s *specs.Spec) {
+		s.Linux.Namespaces = nil
+		s.Root.Readonly = false
+		s.Process.Args = []string{"sleep", "1000"}
+		edit(s)
+	})
+}
+
+// mountTmpfs mounts a small tmpfs on dir, unmounted at the end.
+func mountTmpfs(t *testing.T, dir string) {
+	t.Helper()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
 }
 
 func grepLines(s, sub string) string {
