@@ -17,7 +17,9 @@ import (
 // newCgroup creates the container's cgroup, moves pid (init, before it
 // has forked anything) into it and applies the resources. Moving a
 // process is the costly step on cgroup v1 (each hierarchy may wait for
-// an RCU grace period), so it happens exactly once per container.
+// an RCU grace period), so it happens exactly once per container. On an
+// error after the cgroup was made it returns the manager too: the caller
+// removes the cgroup once init is out of it.
 func newCgroup(cg *cgroups.Cgroup, pid int, kernelTCP *int64) (cgroups.Manager, error) {
 	m, err := manager.New(cg)
 	if err != nil {
@@ -36,23 +38,21 @@ func newCgroup(cg *cgroups.Cgroup, pid int, kernelTCP *int64) (cgroups.Manager, 
 		}
 	}
 	if err := m.Apply(pid); err != nil {
-		_ = m.Destroy()
-		return nil, fmt.Errorf("cgroup: join %s: %w", cgroupName(cg), err)
+		// Apply may have made some hierarchies' directories: hand them
+		// back to be removed once init is gone.
+		return m, fmt.Errorf("cgroup: join %s: %w", cgroupName(cg), err)
 	}
 	if err := m.Set(cg.Resources); err != nil {
-		_ = m.Destroy()
-		return nil, fmt.Errorf("linux.resources: %w", err)
+		return m, fmt.Errorf("linux.resources: %w", err)
 	}
 	if kernelTCP != nil {
 		if err := setKernelTCP(m, *kernelTCP); err != nil {
-			_ = m.Destroy()
-			return nil, err
+			return m, err
 		}
 	}
 	if dir := m.Path("devices"); dir != "" && !cgroups.IsCgroup2UnifiedMode() {
 		if err := writeDeviceRules(dir, cg.Resources.Devices); err != nil {
-			_ = m.Destroy()
-			return nil, fmt.Errorf("linux.resources.devices: %w", err)
+			return m, fmt.Errorf("linux.resources.devices: %w", err)
 		}
 	}
 	return m, nil

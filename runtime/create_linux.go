@@ -181,16 +181,22 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		kernelTCP = r.Memory.KernelTCP
 	}
 	cg, err := newCgroup(cgConf, pid, kernelTCP)
+	if cg != nil {
+		defer func() {
+			if err != nil {
+				// init leaves the cgroup before it can be removed; pid
+				// is cleared so the outer cleanup does not signal a pid
+				// that may be reused by then.
+				_ = unix.Kill(pid, unix.SIGKILL)
+				_, _ = unix.Wait4(pid, nil, 0, nil)
+				pid = 0
+				_ = cg.Destroy()
+			}
+		}()
+	}
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if err != nil {
-			_ = unix.Kill(pid, unix.SIGKILL)
-			_, _ = unix.Wait4(pid, nil, 0, nil)
-			_ = cg.Destroy()
-		}
-	}()
 	// Hooks during create see "created", as runc and crun pass it and the
 	// runtime-tools hook tests expect.
 	hookState := &specs.State{Version: ociVersion, ID: o.ID, Status: specs.StateCreated, Pid: pid, Bundle: bundle, Annotations: s.Annotations}

@@ -280,21 +280,21 @@ func sharesOurMountNS(pid int) (bool, error) {
 }
 
 // openHostRoot opens the root of a container in the runtime's mount
-// namespace, init's root, and checks it is still the rootfs: a container
-// that chroot'ed elsewhere (it may hold CAP_SYS_CHROOT) does not take
-// exec'd processes with it.
+// namespace, init's root, and checks it is still the root of the copy of
+// the rootfs init chroot'ed into: a container that chroot'ed elsewhere (it
+// may hold CAP_SYS_CHROOT) does not take exec'd processes with it.
 func (c *Container) openHostRoot() (*os.File, error) {
+	hr, err := readHostRoot(c.dir)
+	if err != nil {
+		return nil, fmt.Errorf("exec: the container's copy of its rootfs: %w", err)
+	}
 	root, err := os.OpenFile(fmt.Sprintf("/proc/%d/root", c.Rec.Pid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open the container's root: %w", err)
 	}
-	var got, want unix.Stat_t
-	err = unix.Fstat(int(root.Fd()), &got)
-	if err == nil {
-		err = unix.Stat(c.Rec.Rootfs, &want)
-	}
-	if err == nil && (got.Dev != want.Dev || got.Ino != want.Ino) {
-		err = fmt.Errorf("the container's root is no longer its rootfs %s", c.Rec.Rootfs)
+	ok, err := hr.isRootOf(int(root.Fd()))
+	if err == nil && !ok {
+		err = fmt.Errorf("the container's root is no longer its rootfs %s", hr.Rootfs)
 	}
 	if err != nil {
 		root.Close()

@@ -1,13 +1,15 @@
 package runtime
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
 
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
@@ -24,52 +26,174 @@ import (
 // rootfs before create.
 const hostMountsFile = "host-mounts"
 
-// hostRoot is what hostMountsFile records: where the copy is and its
-// mount id.
+// hostRoot is what hostMountsFile records: where the copy is and which
+// mount it is. Mount ids are reused as soon as they are free, so the
+// parent and, where the kernel has them (6.8), the never-reused ids
+// tell the copy from a later mount that got its id.
 type hostRoot struct {
-	Rootfs string
-	MntID  uint64
+	Rootfs   string `json:"rootfs"`
+	MntID    uint64 `json:"mntId"`
+	ParentID uint64 `json:"parentId"`
+	UniqueID uint64 `json:"uniqueId,omitempty"`
 }
 
-// attachHostRoot stacks a recursive copy of rootfs on rootfs, every mount
-// of it a slave (it receives the host's mount events and sends none back:
-// a mount made in it never appears elsewhere, and unmounting it never
-// unmounts a host mount), and records it in dir first, so there is no
-// moment when the copy is attached and not recorded. It returns the
-// copy's mount id, which init checks before mounting.
-func attachHostRoot(dir, rootfs string) (uint64, error) {
+// attachHostRoot stacks a copy of rootfs on rootfs, every mount of it a
+// slave (it receives the host's mount events and sends none back: a mount
+// made in it never appears elsewhere, and unmounting it never unmounts a
+// host mount), and records it in dir first, so there is no moment when the
+// copy is attached and not recorded. It returns the copy's mount id,
+// which init checks before mounting.
+func attachHostRoot(dir, rootfs string) (_ uint64, err error) {
 	real, err := filepath.EvalSymlinks(rootfs)
 	if err != nil {
 		return 0, fmt.Errorf("root.path: resolve %s: %w", rootfs, err)
 	}
-	tree, err := unix.OpenTree(unix.AT_FDCWD, real, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+	if real == "/" {
+		return 0, fmt.Errorf("root.path: %s is the host's /: without a mount namespace the container's mounts would cover the host's", rootfs)
+	}
+	if err := refuseSharedRootfs(filepath.Dir(dir), real); err != nil {
+		return 0, err
+	}
+	// What is mounted below the rootfs already (an engine's volumes) is
+	// copied into the copy after it is attached, not with it: attached
+	// below a shared mount, a tree is copied to every peer of that mount
+	// (attach_recursive_mnt), and a peer's copy that has children is
+	// never unmounted by propagation at delete.
+	subs, err := cloneSubmounts(real)
+	defer func() {
+		for _, s := range subs {
+			unix.Close(s.tree) // closing a tree never attached unmounts it
+		}
+	}()
+	if err != nil {
+		return 0, err
+	}
+	tree, err := unix.OpenTree(unix.AT_FDCWD, real, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
 	if err != nil {
 		return 0, fmt.Errorf("root.path: copy %s: open_tree: %w", real, err)
 	}
-	// Closing a copy that was never attached unmounts it.
 	defer unix.Close(tree)
-	attr := &unix.MountAttr{Propagation: unix.MS_SLAVE}
-	if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, attr); err != nil {
-		return 0, fmt.Errorf("root.path: make the copy of %s a slave: %w", real, err)
+	if err := makeSlave(tree, false); err != nil {
+		return 0, fmt.Errorf("root.path: %w", err)
 	}
-	id, err := mountID(tree)
-	if err != nil {
+	hr := &hostRoot{Rootfs: real}
+	if hr.MntID, hr.UniqueID, err = mountIDs(tree); err != nil {
 		return 0, err
 	}
-	rec := real + "\n" + strconv.FormatUint(id, 10) + "\n"
-	if err := writeFileAtomic(filepath.Join(dir, hostMountsFile), []byte(rec), 0o600); err != nil {
+	if hr.ParentID, _, err = mountIDsOf(real); err != nil {
+		return 0, err
+	}
+	data, _ := json.Marshal(hr)
+	record := filepath.Join(dir, hostMountsFile)
+	if err := writeFileAtomic(record, data, 0o600); err != nil {
 		return 0, err
 	}
 	if err := unix.MoveMount(tree, "", unix.AT_FDCWD, real, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		os.Remove(record)
 		return 0, fmt.Errorf("root.path: attach the copy of %s: move_mount: %w", real, err)
 	}
 	// Attached below a shared mount, the copy was made shared with the
-	// copies the kernel propagated to the peers (attach_recursive_mnt):
-	// a slave again, so what init mounts in it stays in it.
-	if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, attr); err != nil {
-		return 0, fmt.Errorf("root.path: make the copy of %s a slave: %w", real, err)
+	// copies the kernel propagated to the peers: a slave again, so what
+	// is mounted in it from now on stays in it.
+	if err := makeSlave(tree, false); err != nil {
+		return 0, fmt.Errorf("root.path: %w", err)
 	}
-	return id, nil
+	dup, err := unix.FcntlInt(uintptr(tree), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return 0, fmt.Errorf("root.path: %w", err)
+	}
+	root := os.NewFile(uintptr(dup), real)
+	defer root.Close()
+	for _, s := range subs {
+		target, err := pathrs.OpenatInRoot(root, s.rel)
+		if err == nil {
+			err = unix.MoveMount(s.tree, "", int(target.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
+			target.Close()
+		}
+		if err != nil {
+			return 0, fmt.Errorf("root.path: copy the mount on %s into the container's: %w", filepath.Join(real, s.rel), err)
+		}
+	}
+	return hr.MntID, nil
+}
+
+type submount struct {
+	rel  string // below the rootfs
+	tree int    // detached recursive copy, every mount a slave
+}
+
+// cloneSubmounts copies each mount visible below rootfs (the top of a
+// stack, with what is below it) into a detached tree of slaves.
+func cloneSubmounts(rootfs string) ([]submount, error) {
+	mounts, err := mountinfo.GetMounts(mountinfo.PrefixFilter(rootfs))
+	if err != nil {
+		return nil, fmt.Errorf("read mountinfo: %w", err)
+	}
+	var points []string
+	for _, m := range mounts {
+		if m.Mountpoint != rootfs && !slices.Contains(points, m.Mountpoint) {
+			points = append(points, m.Mountpoint)
+		}
+	}
+	slices.SortFunc(points, func(a, b string) int { return strings.Count(a, "/") - strings.Count(b, "/") })
+	var subs []submount
+	for _, p := range points {
+		if slices.ContainsFunc(subs, func(s submount) bool { return strings.HasPrefix(p, filepath.Join(rootfs, s.rel)+"/") }) {
+			continue // in the copy of a mount above it
+		}
+		fd, err := openNoSymlinks(p, 0)
+		if err != nil {
+			return subs, fmt.Errorf("root.path: open the mount on %s: %w", p, err)
+		}
+		var stx unix.Statx_t
+		err = unix.Statx(fd, "", unix.AT_EMPTY_PATH, 0, &stx)
+		if err != nil || stx.Attributes&unix.STATX_ATTR_MOUNT_ROOT == 0 {
+			unix.Close(fd) // hidden by a later mount above it
+			if err != nil {
+				return subs, fmt.Errorf("root.path: statx %s: %w", p, err)
+			}
+			continue
+		}
+		tree, err := unix.OpenTree(fd, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE|unix.AT_EMPTY_PATH)
+		unix.Close(fd)
+		if err != nil {
+			return subs, fmt.Errorf("root.path: copy the mount on %s: open_tree: %w", p, err)
+		}
+		subs = append(subs, submount{rel: strings.TrimPrefix(p, rootfs+"/"), tree: tree})
+		if err := makeSlave(tree, true); err != nil {
+			return subs, fmt.Errorf("root.path: %w", err)
+		}
+	}
+	return subs, nil
+}
+
+// refuseSharedRootfs refuses a rootfs that another container of this state
+// root, without a mount namespace either, has its copy on: a copy of it
+// would hold that container's mounts, and deleting that container would
+// take this one's with it.
+func refuseSharedRootfs(stateRoot, rootfs string) error {
+	records, _ := filepath.Glob(filepath.Join(stateRoot, "*", hostMountsFile))
+	for _, r := range records {
+		hr, err := readHostRoot(filepath.Dir(r))
+		if err != nil || hr.Rootfs != rootfs {
+			continue
+		}
+		if mounted, err := hr.mounted(); err != nil || mounted != nil {
+			return fmt.Errorf("root.path: %s is the rootfs of container %s, which shares the host's mount namespace too", rootfs, filepath.Base(filepath.Dir(r)))
+		}
+	}
+	return nil
+}
+
+func makeSlave(tree int, recursive bool) error {
+	flags := unix.AT_EMPTY_PATH
+	if recursive {
+		flags |= unix.AT_RECURSIVE
+	}
+	if err := unix.MountSetattr(tree, "", uint(flags), &unix.MountAttr{Propagation: unix.MS_SLAVE}); err != nil {
+		return fmt.Errorf("make a mount copy a slave: %w", err)
+	}
+	return nil
 }
 
 func readHostRoot(dir string) (*hostRoot, error) {
@@ -77,15 +201,14 @@ func readHostRoot(dir string) (*hostRoot, error) {
 	if err != nil {
 		return nil, err
 	}
-	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
-	if len(lines) != 2 || !filepath.IsAbs(lines[0]) || filepath.Clean(lines[0]) == "/" {
+	var hr hostRoot
+	if err := json.Unmarshal(data, &hr); err != nil {
+		return nil, fmt.Errorf("%s: %w", hostMountsFile, err)
+	}
+	if !filepath.IsAbs(hr.Rootfs) || filepath.Clean(hr.Rootfs) == "/" || hr.MntID == 0 {
 		return nil, fmt.Errorf("%s: malformed record %q", hostMountsFile, data)
 	}
-	id, err := strconv.ParseUint(lines[1], 10, 64)
-	if err != nil {
-		return nil, fmt.Errorf("%s: malformed mount id: %w", hostMountsFile, err)
-	}
-	return &hostRoot{Rootfs: lines[0], MntID: id}, nil
+	return &hr, nil
 }
 
 // unmountHostMounts detaches the copy of the rootfs recorded in dir, if
@@ -101,6 +224,23 @@ func unmountHostMounts(dir string) error {
 	return hr.detach()
 }
 
+// mounted returns the mount table if the copy is still in it.
+func (hr *hostRoot) mounted() (map[uint64]*mountinfo.Info, error) {
+	mounts, err := mountinfo.GetMounts(nil)
+	if err != nil {
+		return nil, fmt.Errorf("read mountinfo: %w", err)
+	}
+	byID := make(map[uint64]*mountinfo.Info, len(mounts))
+	for _, m := range mounts {
+		byID[uint64(m.ID)] = m
+	}
+	// An id elsewhere, or on another parent, is a later mount's.
+	if m, ok := byID[hr.MntID]; !ok || m.Mountpoint != hr.Rootfs || uint64(m.Parent) != hr.ParentID {
+		return nil, nil
+	}
+	return byID, nil
+}
+
 // detach unmounts the copy, and first whatever was stacked on it since
 // (the container may mount on its own "/"). A mount is never unmounted by
 // path: the rootfs is opened without following symlinks, and the mount
@@ -109,25 +249,22 @@ func (hr *hostRoot) detach() error {
 	// Each pass detaches one mount; a bound keeps a kernel that does not
 	// behave as expected from looping for ever.
 	for range 64 {
-		mounts, err := mountinfo.GetMounts(nil)
+		byID, err := hr.mounted()
 		if err != nil {
-			return fmt.Errorf("read mountinfo: %w", err)
+			return err
 		}
-		byID := make(map[uint64]*mountinfo.Info, len(mounts))
-		for _, m := range mounts {
-			byID[uint64(m.ID)] = m
-		}
-		if _, ok := byID[hr.MntID]; !ok {
+		if byID == nil {
 			return nil // never attached, or already gone
 		}
-		fd, err := unix.Openat2(unix.AT_FDCWD, hr.Rootfs, &unix.OpenHow{
-			Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
-			Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
-		})
+		fd, err := openNoSymlinks(hr.Rootfs, unix.O_DIRECTORY)
 		if err != nil {
 			return fmt.Errorf("open rootfs %s to unmount it: %w", hr.Rootfs, err)
 		}
-		top, err := mountID(fd)
+		top, unique, err := mountIDs(fd)
+		if err == nil && top == hr.MntID && hr.UniqueID != 0 && unique != hr.UniqueID {
+			unix.Close(fd)
+			return nil // a later mount got the copy's id, parent and place
+		}
 		if err == nil && !stackedOn(byID, top, hr.MntID, hr.Rootfs) {
 			err = fmt.Errorf("rootfs %s is now mount %d, not rung's copy %d or one stacked on it", hr.Rootfs, top, hr.MntID)
 		}
@@ -142,6 +279,21 @@ func (hr *hostRoot) detach() error {
 		}
 	}
 	return fmt.Errorf("unmount the container's mounts on %s: still mounted", hr.Rootfs)
+}
+
+// isRootOf reports whether fd is the root of the copy, where init
+// chroot'ed: what exec must find as the container's root.
+func (hr *hostRoot) isRootOf(fd int) (bool, error) {
+	id, unique, err := mountIDs(fd)
+	if err != nil {
+		return false, err
+	}
+	var stx unix.Statx_t
+	if err := unix.Statx(fd, "", unix.AT_EMPTY_PATH, 0, &stx); err != nil {
+		return false, fmt.Errorf("statx: %w", err)
+	}
+	return id == hr.MntID && (hr.UniqueID == 0 || unique == hr.UniqueID) &&
+		stx.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0, nil
 }
 
 // stackedOn reports whether mount id is base or was mounted, directly or
@@ -160,13 +312,35 @@ func stackedOn(byID map[uint64]*mountinfo.Info, id, base uint64, mountpoint stri
 	return false
 }
 
-func mountID(fd int) (uint64, error) {
+func openNoSymlinks(path string, flags uint64) (int, error) {
+	return unix.Openat2(unix.AT_FDCWD, path, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC | flags,
+		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	})
+}
+
+func mountIDsOf(path string) (id, unique uint64, err error) {
+	fd, err := openNoSymlinks(path, 0)
+	if err != nil {
+		return 0, 0, fmt.Errorf("open %s: %w", path, err)
+	}
+	defer unix.Close(fd)
+	return mountIDs(fd)
+}
+
+// mountIDs returns the mount id of fd as mountinfo shows it and, where the
+// kernel has it (6.8), the one never reused (else 0).
+func mountIDs(fd int) (id, unique uint64, err error) {
 	var stx unix.Statx_t
 	if err := unix.Statx(fd, "", unix.AT_EMPTY_PATH, unix.STATX_MNT_ID, &stx); err != nil {
-		return 0, fmt.Errorf("statx mount id: %w", err)
+		return 0, 0, fmt.Errorf("statx mount id: %w", err)
 	}
 	if stx.Mask&unix.STATX_MNT_ID == 0 {
-		return 0, errors.New("statx: the kernel gives no mount id")
+		return 0, 0, errors.New("statx: the kernel gives no mount id")
 	}
-	return stx.Mnt_id, nil
+	id = stx.Mnt_id
+	if err := unix.Statx(fd, "", unix.AT_EMPTY_PATH, unix.STATX_MNT_ID_UNIQUE, &stx); err == nil && stx.Mask&unix.STATX_MNT_ID_UNIQUE != 0 {
+		unique = stx.Mnt_id
+	}
+	return id, unique, nil
 }

@@ -5,10 +5,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -48,6 +50,7 @@ func TestMountsWithoutMountNamespace(t *testing.T) {
 	// container's to remove.
 	pre := filepath.Join(rootfs, "tmp")
 	mountTmpfs(t, pre)
+	os.WriteFile(filepath.Join(pre, "engine-file"), []byte("engine\n"), 0o644)
 
 	e.must("run", "-d", "--bundle", b, "c")
 	pid := e.state("c").Pid
@@ -63,6 +66,9 @@ func TestMountsWithoutMountNamespace(t *testing.T) {
 	// exec enters the rootfs too (init's root), not the host's root.
 	if r := e.rung("exec", "c", "test", "-x", "/bin/probe"); r.code != 0 {
 		t.Errorf("exec does not run in the container's rootfs: exit %d %q", r.code, r.stderr)
+	}
+	if r := e.rung("exec", "c", "cat", "/tmp/engine-file"); r.code != 0 || r.stdout != "engine\n" {
+		t.Errorf("the mount below the rootfs made before create: exit %d %q %q", r.code, r.stdout, r.stderr)
 	}
 	if r := e.rung("exec", "c", "cat", "/mnt/src/file"); r.code != 0 || r.stdout != "from the host\n" {
 		t.Errorf("bind mount: exit %d %q %q", r.code, r.stdout, r.stderr)
@@ -148,6 +154,40 @@ func TestHostRootReadonlyAndPropagation(t *testing.T) {
 	e.noLeftovers("c")
 }
 
+// TestHostRootfsRefusals: without a mount namespace, a rootfs that is the
+// host's "/" and one that another such container runs on are refused,
+// and nothing changes.
+func TestHostRootfsRefusals(t *testing.T) {
+	e := newEnv(t)
+	before := mountsUnder(t, "/")
+	b := e.hostNSBundle("slash", func(s *specs.Spec) {
+		s.Root.Path = "/"
+		s.Mounts = []specs.Mount{{Destination: "/mnt/t", Type: "tmpfs", Source: "tmpfs"}}
+	})
+	if r := e.rung("run", "--bundle", b, "c"); r.code == 0 || !strings.Contains(r.stderr, "root.path:") {
+		t.Errorf("rootfs /: exit %d %q, want it refused", r.code, r.stderr)
+	}
+	if got := mountsUnder(t, "/"); !slices.Equal(got, before) {
+		t.Errorf("the host's mounts changed: %v", got)
+	}
+	e.noLeftovers("c")
+
+	a := e.hostNSBundle("a", func(s *specs.Spec) {
+		s.Mounts = []specs.Mount{{Destination: "/proc", Type: "proc", Source: "proc"}, {Destination: "/mnt/t", Type: "tmpfs", Source: "tmpfs"}}
+	})
+	e.must("run", "-d", "--bundle", a, "a")
+	b = e.hostNSBundle("b", func(s *specs.Spec) { s.Root.Path = filepath.Join(a, "rootfs") })
+	if r := e.rung("run", "-d", "--bundle", b, "b"); r.code == 0 || !strings.Contains(r.stderr, "root.path: "+filepath.Join(a, "rootfs")+" is the rootfs of container a") {
+		t.Errorf("a second container on the rootfs: exit %d %q, want it refused", r.code, r.stderr)
+	}
+	if r := e.rung("exec", "a", "test", "-d", "/mnt/t"); r.code != 0 {
+		t.Errorf("the first container after the refusal: exit %d %q", r.code, r.stderr)
+	}
+	e.must("delete", "-f", "a")
+	e.noLeftovers("a")
+	e.noLeftovers("b")
+}
+
 // sharedDir makes dir a shared mount, as "/" is on a systemd host, with a
 // peer at peer (another namespace's view of it), so that what would
 // propagate out of a container shows there; removed at the end.
@@ -189,6 +229,12 @@ func TestHostMountsStayOffTheHost(t *testing.T) {
 		}
 	})
 	peerRootfs := filepath.Join(peer, "b", "rootfs")
+	// Mounted below the rootfs before create, so also on the peer.
+	mountTmpfs(t, filepath.Join(b, "rootfs", "tmp"))
+	beforeRootfs, beforePeer := mountsUnder(t, filepath.Join(b, "rootfs")), mountsUnder(t, peerRootfs)
+	if len(beforePeer) != 1 {
+		t.Fatalf("the peer does not see the mount below the rootfs: %v", beforePeer)
+	}
 	e.must("run", "-d", "--bundle", b, "c")
 	mi, _ := os.ReadFile("/proc/self/mountinfo")
 	if !strings.Contains(string(mi), " "+filepath.Join(b, "rootfs", "mnt/src/sub")+" ") {
@@ -197,8 +243,8 @@ func TestHostMountsStayOffTheHost(t *testing.T) {
 	if l := grepLines(string(mi), " "+filepath.Join(src, "sub")+" "); l != "" {
 		t.Errorf("a mount below the container's bind of a shared mount appeared on the host source:\n%s", l)
 	}
-	if l := grepLines(string(mi), " "+peerRootfs+"/"); l != "" {
-		t.Errorf("the container's mounts propagated to a peer of the host:\n%s", l)
+	if got := mountsUnder(t, peerRootfs+"/"); !slices.Equal(got, mountsUnder(t, filepath.Join(peerRootfs, "tmp"))) {
+		t.Errorf("the container's mounts propagated to a peer of the host: %v", got)
 	}
 	e.must("delete", "-f", "c")
 	mi, _ = os.ReadFile("/proc/self/mountinfo")
@@ -208,11 +254,11 @@ func TestHostMountsStayOffTheHost(t *testing.T) {
 	if !strings.Contains(string(mi), " "+filepath.Join(peer, "src", "child")+" ") {
 		t.Error("delete unmounted the host mount's peer")
 	}
-	if l := grepLines(string(mi), " "+filepath.Join(b, "rootfs")); l != "" {
-		t.Errorf("mounts left on the rootfs:\n%s", l)
+	if got := mountsUnder(t, filepath.Join(b, "rootfs")); !slices.Equal(got, beforeRootfs) {
+		t.Errorf("after delete, on the rootfs: %v, want what was there before create: %v", got, beforeRootfs)
 	}
-	if l := grepLines(string(mi), " "+peerRootfs); l != "" {
-		t.Errorf("mounts left on the peer's rootfs:\n%s", l)
+	if got := mountsUnder(t, peerRootfs); !slices.Equal(got, beforePeer) {
+		t.Errorf("after delete, on the peer's rootfs: %v, want what was there before create: %v", got, beforePeer)
 	}
 	exec.Command("umount", "-R", "-l", peer).Run()
 	exec.Command("umount", "-R", "-l", work).Run()
@@ -309,6 +355,25 @@ func (e *env) hostNSBundle(name string, edit func(s *specs.Spec)) string {
 		s.Process.Args = []string{"sleep", "1000"}
 		edit(s)
 	})
+}
+
+// mountsUnder lists the host's mounts at prefix and below it, as
+// "mountpoint fstype" lines, sorted.
+func mountsUnder(t *testing.T, prefix string) []string {
+	t.Helper()
+	ms, err := mountinfo.GetMounts(mountinfo.PrefixFilter(filepath.Clean(prefix)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range ms {
+		if strings.HasSuffix(prefix, "/") && m.Mountpoint == filepath.Clean(prefix) {
+			continue // strictly below
+		}
+		out = append(out, m.Mountpoint+" "+m.FSType)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // mountTmpfs mounts a small tmpfs on dir, unmounted at the end.
