@@ -206,6 +206,13 @@ func (c *Container) Start() error {
 	default:
 		return fmt.Errorf("cannot start an already running container")
 	}
+	// init's pidfd first: once the fifo is open, init may exec a user
+	// process that exits at once, and init would then look not running.
+	pidfd, err := openProcess(c.Rec.Pid, c.Rec.StartTime)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(pidfd)
 	fifo := filepath.Join(c.dir, fifoName)
 	// Non-blocking open needs no writer; init's blocking open for writing
 	// then completes, and it writes one byte. Polling the fifo together with
@@ -215,11 +222,6 @@ func (c *Container) Start() error {
 		return fmt.Errorf("start container: open exec fifo: %w", err)
 	}
 	defer unix.Close(fd)
-	pidfd, err := openProcess(c.Rec.Pid, c.Rec.StartTime)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(pidfd)
 	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
 	for {
 		if _, err := unix.Poll(fds, -1); err != nil {

@@ -2,7 +2,9 @@ package tests
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -255,4 +257,26 @@ func TestFeatures(t *testing.T) {
 		strings.Contains(strings.Join(f.Linux.Seccomp.Actions, ","), "SCMP_ACT_NOTIFY") {
 		t.Fatalf("features: %s", r.stdout)
 	}
+}
+
+// TestRunOfAProcessThatExitsAtOnce: `run` of a process that exits the
+// moment it starts succeeds every time. start used to look at init only
+// after letting it go, and on a busy machine found it already exited:
+// "container not running". The machine is kept busy on purpose.
+func TestRunOfAProcessThatExitsAtOnce(t *testing.T) {
+	e := newEnv(t)
+	for range 3 {
+		hog := exec.Command("sh", "-c", "while :; do :; done")
+		if err := hog.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { hog.Process.Kill(); hog.Wait() }()
+	}
+	b := e.bundle("b", "strict", func(s *specs.Spec) { s.Process.Args = []string{"true"} })
+	for i := range 40 {
+		if r := e.rung("run", "--bundle", b, fmt.Sprint("c", i)); r.code != 0 {
+			t.Fatalf("run %d: exit %d %q", i, r.code, r.stderr)
+		}
+	}
+	e.noLeftovers("c0")
 }
