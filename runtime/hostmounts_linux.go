@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"unsafe"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/moby/sys/mountinfo"
@@ -27,9 +29,9 @@ import (
 const hostMountsFile = "host-mounts"
 
 // hostRoot is what hostMountsFile records: where the copy is and which
-// mount it is. Mount ids are reused as soon as they are free, so the
-// parent and, where the kernel has them (6.8), the never-reused ids
-// tell the copy from a later mount that got its id.
+// mount it is. Mountinfo's ids are reused as soon as they are free: the
+// never-reused id (Linux 6.8) tells the copy from a later mount that got
+// its id; on older kernels the parent and the place do, less surely.
 type hostRoot struct {
 	Rootfs   string `json:"rootfs"`
 	MntID    uint64 `json:"mntId"`
@@ -51,9 +53,23 @@ func attachHostRoot(dir, rootfs string) (_ uint64, err error) {
 	if real == "/" {
 		return 0, fmt.Errorf("root.path: %s is the host's /: without a mount namespace the container's mounts would cover the host's", rootfs)
 	}
-	if err := refuseSharedRootfs(filepath.Dir(dir), real); err != nil {
+	// Held until the record is written, so two creates cannot both find
+	// a rootfs free and stack their copies on each other.
+	stateRoot := filepath.Dir(dir)
+	lock, err := lockDir(stateRoot, true)
+	if err != nil {
+		return 0, fmt.Errorf("lock state root: %w", err)
+	}
+	defer lock.Close()
+	if err := refuseSharedRootfs(stateRoot, real); err != nil {
 		return 0, err
 	}
+	// One handle for every step, so the rootfs is looked up once.
+	rootFd, err := openNoSymlinks(real, unix.O_DIRECTORY)
+	if err != nil {
+		return 0, fmt.Errorf("root.path: open %s: %w", real, err)
+	}
+	defer unix.Close(rootFd)
 	// What is mounted below the rootfs already (an engine's volumes) is
 	// copied into the copy after it is attached, not with it: attached
 	// below a shared mount, a tree is copied to every peer of that mount
@@ -68,7 +84,7 @@ func attachHostRoot(dir, rootfs string) (_ uint64, err error) {
 	if err != nil {
 		return 0, err
 	}
-	tree, err := unix.OpenTree(unix.AT_FDCWD, real, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	tree, err := unix.OpenTree(rootFd, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
 	if err != nil {
 		return 0, fmt.Errorf("root.path: copy %s: open_tree: %w", real, err)
 	}
@@ -80,7 +96,7 @@ func attachHostRoot(dir, rootfs string) (_ uint64, err error) {
 	if hr.MntID, hr.UniqueID, err = mountIDs(tree); err != nil {
 		return 0, err
 	}
-	if hr.ParentID, _, err = mountIDsOf(real); err != nil {
+	if hr.ParentID, _, err = mountIDs(rootFd); err != nil {
 		return 0, err
 	}
 	data, _ := json.Marshal(hr)
@@ -88,7 +104,7 @@ func attachHostRoot(dir, rootfs string) (_ uint64, err error) {
 	if err := writeFileAtomic(record, data, 0o600); err != nil {
 		return 0, err
 	}
-	if err := unix.MoveMount(tree, "", unix.AT_FDCWD, real, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+	if err := unix.MoveMount(tree, "", rootFd, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
 		os.Remove(record)
 		return 0, fmt.Errorf("root.path: attach the copy of %s: move_mount: %w", real, err)
 	}
@@ -142,6 +158,9 @@ func cloneSubmounts(rootfs string) ([]submount, error) {
 			continue // in the copy of a mount above it
 		}
 		fd, err := openNoSymlinks(p, 0)
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) || errors.Is(err, unix.EXDEV) {
+			continue // hidden: the path leads elsewhere now
+		}
 		if err != nil {
 			return subs, fmt.Errorf("root.path: open the mount on %s: %w", p, err)
 		}
@@ -168,18 +187,18 @@ func cloneSubmounts(rootfs string) ([]submount, error) {
 }
 
 // refuseSharedRootfs refuses a rootfs that another container of this state
-// root, without a mount namespace either, has its copy on: a copy of it
-// would hold that container's mounts, and deleting that container would
-// take this one's with it.
+// root, without a mount namespace either, has its copy on, or below or
+// above it: a copy of it would hold that container's mounts, and deleting
+// that container would take this one's with it.
 func refuseSharedRootfs(stateRoot, rootfs string) error {
 	records, _ := filepath.Glob(filepath.Join(stateRoot, "*", hostMountsFile))
 	for _, r := range records {
 		hr, err := readHostRoot(filepath.Dir(r))
-		if err != nil || hr.Rootfs != rootfs {
+		if err != nil || !(hr.Rootfs == rootfs || strings.HasPrefix(rootfs, hr.Rootfs+"/") || strings.HasPrefix(hr.Rootfs, rootfs+"/")) {
 			continue
 		}
 		if mounted, err := hr.mounted(); err != nil || mounted != nil {
-			return fmt.Errorf("root.path: %s is the rootfs of container %s, which shares the host's mount namespace too", rootfs, filepath.Base(filepath.Dir(r)))
+			return fmt.Errorf("root.path: %s is on the rootfs of container %s, which shares the host's mount namespace too", rootfs, filepath.Base(filepath.Dir(r)))
 		}
 	}
 	return nil
@@ -226,6 +245,15 @@ func unmountHostMounts(dir string) error {
 
 // mounted returns the mount table if the copy is still in it.
 func (hr *hostRoot) mounted() (map[uint64]*mountinfo.Info, error) {
+	if hr.UniqueID != 0 {
+		old, ok, err := mountByUniqueID(hr.UniqueID)
+		if err != nil || !ok {
+			return nil, err
+		}
+		if old != hr.MntID {
+			return nil, fmt.Errorf("rung's copy of the rootfs %s is mount %d, recorded as %d", hr.Rootfs, old, hr.MntID)
+		}
+	}
 	mounts, err := mountinfo.GetMounts(nil)
 	if err != nil {
 		return nil, fmt.Errorf("read mountinfo: %w", err)
@@ -234,11 +262,45 @@ func (hr *hostRoot) mounted() (map[uint64]*mountinfo.Info, error) {
 	for _, m := range mounts {
 		byID[uint64(m.ID)] = m
 	}
-	// An id elsewhere, or on another parent, is a later mount's.
-	if m, ok := byID[hr.MntID]; !ok || m.Mountpoint != hr.Rootfs || uint64(m.Parent) != hr.ParentID {
+	m, ok := byID[hr.MntID]
+	if hr.UniqueID != 0 {
+		if !ok || m.Mountpoint != hr.Rootfs {
+			return nil, fmt.Errorf("rung's copy of the rootfs %s was moved", hr.Rootfs)
+		}
+		return byID, nil
+	}
+	// Without never-reused ids (before 6.8): the id in its place, on the
+	// recorded parent or on a mount propagation slid in between since.
+	if !ok || m.Mountpoint != hr.Rootfs || !stackedOn(byID, uint64(m.Parent), hr.ParentID, hr.Rootfs) {
 		return nil, nil
 	}
 	return byID, nil
+}
+
+// statmountMntBasic asks statmount(2) (Linux 6.8) for the mount's ids.
+const statmountMntBasic = 0x2
+
+// mountByUniqueID returns the mountinfo id of the mount with the given
+// never-reused id, and whether it is mounted in this mount namespace.
+func mountByUniqueID(unique uint64) (uint64, bool, error) {
+	req := struct {
+		size, spare uint32
+		mntID       uint64
+		param       uint64
+	}{size: unix.MNT_ID_REQ_SIZE_VER0, mntID: unique, param: statmountMntBasic}
+	buf := make([]byte, 4096)
+	_, _, errno := unix.Syscall6(unix.SYS_STATMOUNT, uintptr(unsafe.Pointer(&req)), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0, 0)
+	if errno == unix.ENOENT {
+		return 0, false, nil
+	}
+	if errno != 0 {
+		return 0, false, fmt.Errorf("statmount %d: %w", unique, errno)
+	}
+	// struct statmount: mask at 8, mnt_id_old at 56.
+	if binary.NativeEndian.Uint64(buf[8:])&statmountMntBasic == 0 {
+		return 0, false, fmt.Errorf("statmount %d: no mount ids", unique)
+	}
+	return uint64(binary.NativeEndian.Uint32(buf[56:])), true, nil
 }
 
 // detach unmounts the copy, and first whatever was stacked on it since
@@ -260,11 +322,7 @@ func (hr *hostRoot) detach() error {
 		if err != nil {
 			return fmt.Errorf("open rootfs %s to unmount it: %w", hr.Rootfs, err)
 		}
-		top, unique, err := mountIDs(fd)
-		if err == nil && top == hr.MntID && hr.UniqueID != 0 && unique != hr.UniqueID {
-			unix.Close(fd)
-			return nil // a later mount got the copy's id, parent and place
-		}
+		top, _, err := mountIDs(fd)
 		if err == nil && !stackedOn(byID, top, hr.MntID, hr.Rootfs) {
 			err = fmt.Errorf("rootfs %s is now mount %d, not rung's copy %d or one stacked on it", hr.Rootfs, top, hr.MntID)
 		}

@@ -159,7 +159,18 @@ func TestHostRootReadonlyAndPropagation(t *testing.T) {
 // and nothing changes.
 func TestHostRootfsRefusals(t *testing.T) {
 	e := newEnv(t)
-	before := mountsUnder(t, "/")
+	// Only what this create could touch: other packages' tests mount
+	// elsewhere at the same time.
+	onSlash := func() []string {
+		var out []string
+		for _, m := range mountsUnder(t, "/") {
+			if strings.HasPrefix(m, "/ ") || strings.HasPrefix(m, "/mnt/t ") {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	before := onSlash()
 	b := e.hostNSBundle("slash", func(s *specs.Spec) {
 		s.Root.Path = "/"
 		s.Mounts = []specs.Mount{{Destination: "/mnt/t", Type: "tmpfs", Source: "tmpfs"}}
@@ -167,8 +178,8 @@ func TestHostRootfsRefusals(t *testing.T) {
 	if r := e.rung("run", "--bundle", b, "c"); r.code == 0 || !strings.Contains(r.stderr, "root.path:") {
 		t.Errorf("rootfs /: exit %d %q, want it refused", r.code, r.stderr)
 	}
-	if got := mountsUnder(t, "/"); !slices.Equal(got, before) {
-		t.Errorf("the host's mounts changed: %v", got)
+	if got := onSlash(); !slices.Equal(got, before) {
+		t.Errorf("the host's mounts on / and /mnt/t went from %v to %v", before, got)
 	}
 	e.noLeftovers("c")
 
@@ -177,8 +188,13 @@ func TestHostRootfsRefusals(t *testing.T) {
 	})
 	e.must("run", "-d", "--bundle", a, "a")
 	b = e.hostNSBundle("b", func(s *specs.Spec) { s.Root.Path = filepath.Join(a, "rootfs") })
-	if r := e.rung("run", "-d", "--bundle", b, "b"); r.code == 0 || !strings.Contains(r.stderr, "root.path: "+filepath.Join(a, "rootfs")+" is the rootfs of container a") {
+	if r := e.rung("run", "-d", "--bundle", b, "b"); r.code == 0 || !strings.Contains(r.stderr, "root.path: "+filepath.Join(a, "rootfs")+" is on the rootfs of container a") {
 		t.Errorf("a second container on the rootfs: exit %d %q, want it refused", r.code, r.stderr)
+	}
+	os.MkdirAll(filepath.Join(a, "rootfs", "home"), 0o755)
+	b = e.hostNSBundle("nested", func(s *specs.Spec) { s.Root.Path = filepath.Join(a, "rootfs", "home") })
+	if r := e.rung("run", "-d", "--bundle", b, "b"); r.code == 0 || !strings.Contains(r.stderr, "is on the rootfs of container a") {
+		t.Errorf("a container on a rootfs below another's: exit %d %q, want it refused", r.code, r.stderr)
 	}
 	if r := e.rung("exec", "a", "test", "-d", "/mnt/t"); r.code != 0 {
 		t.Errorf("the first container after the refusal: exit %d %q", r.code, r.stderr)
@@ -188,21 +204,24 @@ func TestHostRootfsRefusals(t *testing.T) {
 	e.noLeftovers("b")
 }
 
-// sharedDir makes dir a shared mount, as "/" is on a systemd host, with a
-// peer at peer (another namespace's view of it), so that what would
-// propagate out of a container shows there; removed at the end.
-func sharedDir(t *testing.T, dir, peer string) {
+// sharedDir makes dir/work a shared mount, as "/" is on a systemd host,
+// with a peer at dir/peer (another namespace's view of it), so that what
+// would propagate out of a container shows there; removed at the end.
+func sharedDir(t *testing.T, dir string) (work, peer string) {
 	t.Helper()
+	work, peer = filepath.Join(dir, "work"), filepath.Join(dir, "peer")
+	os.MkdirAll(work, 0o755)
 	os.MkdirAll(peer, 0o755)
-	for _, args := range [][]string{{"--bind", dir, dir}, {"--make-shared", dir}, {"--bind", dir, peer}} {
+	for _, args := range [][]string{{"--bind", work, work}, {"--make-shared", work}, {"--bind", work, peer}} {
 		if out, err := exec.Command("mount", args...).CombinedOutput(); err != nil {
 			t.Fatalf("mount %v: %v %s", args, err, out)
 		}
 	}
 	t.Cleanup(func() {
 		exec.Command("umount", "-R", "-l", peer).Run()
-		exec.Command("umount", "-R", "-l", dir).Run()
+		exec.Command("umount", "-R", "-l", work).Run()
 	})
+	return work, peer
 }
 
 // TestHostMountsStayOffTheHost: on a host whose mounts are shared, the
@@ -211,10 +230,7 @@ func sharedDir(t *testing.T, dir, peer string) {
 // shared host mount, whose copy would join the host's peer group.
 func TestHostMountsStayOffTheHost(t *testing.T) {
 	e := newEnv(t)
-	work := filepath.Join(e.dir, "work")
-	peer := filepath.Join(e.dir, "peer")
-	os.MkdirAll(work, 0o755)
-	sharedDir(t, work, peer)
+	work, peer := sharedDir(t, e.dir)
 	// A shared host mount with a mount below it.
 	src := filepath.Join(work, "src")
 	os.MkdirAll(src, 0o755)
@@ -262,6 +278,46 @@ func TestHostMountsStayOffTheHost(t *testing.T) {
 	}
 	exec.Command("umount", "-R", "-l", peer).Run()
 	exec.Command("umount", "-R", "-l", work).Run()
+	e.noLeftovers("c")
+}
+
+// TestHostMountSlidUnderTheCopy: a host mount made, after create, on a
+// peer's view of the rootfs propagates to the rootfs and slides under
+// rung's copy (the kernel tucks it between the copy and its parent);
+// delete still finds the copy and removes the container's mounts, and
+// leaves the host's.
+func TestHostMountSlidUnderTheCopy(t *testing.T) {
+	e := newEnv(t)
+	work, peer := sharedDir(t, e.dir)
+	b := e.hostNSBundle("work/b", func(s *specs.Spec) {
+		s.Mounts = []specs.Mount{{Destination: "/proc", Type: "proc", Source: "proc"}, {Destination: "/mnt/t", Type: "tmpfs", Source: "tmpfs"}}
+	})
+	rootfs := filepath.Join(b, "rootfs")
+	e.must("run", "-d", "--bundle", b, "c")
+	// A peer made after create has no copy of rung's copy: a mount on its
+	// view of the rootfs reaches the rootfs below the copy.
+	late := filepath.Join(e.dir, "late")
+	os.MkdirAll(late, 0o755)
+	if out, err := exec.Command("mount", "--bind", work, late).CombinedOutput(); err != nil {
+		t.Fatalf("bind: %v %s", err, out)
+	}
+	if err := unix.Mount("tmpfs", filepath.Join(late, "b", "rootfs"), "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	during := mountsUnder(t, rootfs)
+	e.must("delete", "-f", "c")
+	after := mountsUnder(t, rootfs)
+	for _, m := range after {
+		if strings.HasPrefix(m, rootfs+"/proc ") || strings.HasPrefix(m, rootfs+"/mnt/t ") {
+			t.Errorf("the container's mount %q outlived it (while running: %v)", m, during)
+		}
+	}
+	if r := e.rung("state", "c"); r.code == 0 {
+		t.Error("the container is still there")
+	}
+	for _, d := range []string{late, peer, work} {
+		exec.Command("umount", "-R", "-l", d).Run()
+	}
 	e.noLeftovers("c")
 }
 
