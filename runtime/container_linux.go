@@ -91,7 +91,8 @@ func (c *Container) State() State {
 // does, kill --all then signals them and is not an error; the runc shim
 // relies on it to clean up a pod container before delete.
 func (c *Container) Signal(sig unix.Signal, all bool) error {
-	stopped := c.Status() == Stopped
+	st := c.Status()
+	stopped := st == Stopped
 	if !all {
 		if stopped {
 			return errNotRunning
@@ -103,7 +104,7 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 	}
 	// Frozen, no process can fork a new one between listing and
 	// signalling; frozen processes take the signal when thawed.
-	frozen := c.Status() == Paused
+	frozen := st == Paused
 	if !frozen && len(c.Rec.CgroupPaths) > 0 {
 		if err := c.freeze(cgroups.Frozen); err == nil {
 			defer func() { _ = c.freeze(cgroups.Thawed) }()

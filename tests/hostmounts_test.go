@@ -147,6 +147,15 @@ func TestHostRootReadonlyAndPropagation(t *testing.T) {
 	if r := e.rung("exec", "c", "touch", "/new"); r.code == 0 {
 		t.Error("root.readonly: the container's / is writable")
 	}
+	// rshared made the copy (the top mount on the rootfs) shared; the
+	// copy is a slave otherwise.
+	ms, err := mountinfo.GetMounts(mountinfo.SingleEntryFilter(rootfs))
+	if err != nil || len(ms) == 0 {
+		t.Fatalf("no mount on the rootfs: %v", err)
+	}
+	if top := ms[len(ms)-1]; !strings.Contains(top.Optional, "shared:") {
+		t.Errorf("rootfsPropagation rshared: the copy's propagation is %q", top.Optional)
+	}
 	e.must("delete", "-f", "c")
 	if err := os.WriteFile(filepath.Join(rootfs, "from-host"), nil, 0o644); err != nil {
 		t.Errorf("after delete, the host's rootfs is read-only: %v", err)
