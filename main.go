@@ -54,7 +54,7 @@ func main() {
 		cli.StringFlag{Name: "log-level", Usage: "log level: debug, info, warn or error"},
 		cli.BoolFlag{Name: "debug", Usage: "enable debug logging"},
 		cli.BoolFlag{Name: "systemd-cgroup", Usage: "manage cgroups through systemd"},
-		cli.StringFlag{Name: "cgroup-manager", Usage: "cgroup manager, as crun's flag: cgroupfs (systemd and disabled are refused)"},
+		cli.StringFlag{Name: "cgroup-manager", Usage: "cgroup manager, as crun's flag: cgroupfs or systemd (disabled is refused)"},
 		cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignore cgroup permission errors: true, false or auto"},
 	}
 	app.Commands = []cli.Command{
@@ -113,8 +113,10 @@ func setupLogging(c *cli.Context) error {
 		return fmt.Errorf("--log-format: unknown format %q (want text or json)", f)
 	}
 	switch m := c.GlobalString("cgroup-manager"); {
-	case c.GlobalBool("systemd-cgroup") || m == "systemd":
-		return fmt.Errorf("systemd cgroup manager is not supported: use cgroupfs")
+	case m == "systemd", m == "" && c.GlobalBool("systemd-cgroup"):
+		systemdCgroup = true
+	case c.GlobalBool("systemd-cgroup") && m != "systemd":
+		return fmt.Errorf("--systemd-cgroup and --cgroup-manager %s contradict each other", m)
 	case m == "disabled":
 		// crun's "disabled" skips cgroups, and with them every resource
 		// limit of the config: refused rather than silently ignored.
@@ -126,6 +128,11 @@ func setupLogging(c *cli.Context) error {
 }
 
 var logToFile bool
+
+// systemdCgroup: systemd manages new containers' cgroups (--systemd-cgroup
+// or --cgroup-manager systemd). Existing containers keep the manager their
+// record names, whatever a later command's flags say.
+var systemdCgroup bool
 
 // fatal reports err the way runc does: through the log (so an engine
 // reading --log gets exactly one error object) and, when the log is a

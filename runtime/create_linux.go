@@ -41,6 +41,10 @@ type CreateOptions struct {
 	RelayTerminal bool
 	// MinRung, when set, refuses a config whose isolation reads below it.
 	MinRung *libns.Rung
+	// SystemdCgroup: systemd manages the container's cgroup as a
+	// transient unit (--systemd-cgroup), named by a "slice:prefix:name"
+	// cgroupsPath.
+	SystemdCgroup bool
 }
 
 // CreatedContainer is a container whose init is waiting for start, held
@@ -117,12 +121,20 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	}
 	defer lock.Close()
 	pid := 0
+	var cgRef *CgroupRef
 	defer func() {
 		if err != nil {
 			if pid > 0 {
-				// rung is init's parent or subreaper: kill and reap it.
+				// rung is init's parent or subreaper: kill and reap it,
+				// so that it has left the cgroup before that is removed.
 				_ = unix.Kill(pid, unix.SIGKILL)
 				_, _ = unix.Wait4(pid, nil, 0, nil)
+			}
+			if cerr := removeCgroup(cgRef); cerr != nil {
+				// Keep the state directory: it records the cgroup
+				// (cgroup.json), and `delete` retries.
+				err = fmt.Errorf("%w (and removing the cgroup: %v)", err, cerr)
+				return
 			}
 			if uerr := unmountHostMounts(dir); uerr != nil {
 				// Keep the record: the state directory stays as a
@@ -144,13 +156,24 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		}
 	}
 
-	cgConf, cgWarnings, err := cgroupConfig(s, o.ID)
+	var unit *SystemdUnit
+	if o.SystemdCgroup {
+		if unit, err = ParseSystemdCgroupsPath(s.Linux.CgroupsPath, o.ID); err != nil {
+			return nil, err
+		}
+	}
+	cgConf, cgWarnings, err := cgroupConfig(s, o.ID, unit)
 	if err != nil {
 		return nil, err
 	}
 	for _, w := range cgWarnings {
 		logrus.Warn(w)
 	}
+	cg, ref, err := openCgroup(dir, cgConf, unit)
+	if err != nil {
+		return nil, err
+	}
+	cgRef = ref
 	var tty *ttyProxy
 	if s.Process.Terminal && o.ConsoleSocket == "" && o.RelayTerminal {
 		if tty, err = newTTYProxy(); err != nil {
@@ -180,23 +203,10 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if r := s.Linux.Resources; r != nil && r.Memory != nil {
 		kernelTCP = r.Memory.KernelTCP
 	}
-	cg, err := newCgroup(cgConf, pid, kernelTCP)
-	if cg != nil {
-		defer func() {
-			if err != nil {
-				// init leaves the cgroup before it can be removed; pid
-				// is cleared so the outer cleanup does not signal a pid
-				// that may be reused by then.
-				_ = unix.Kill(pid, unix.SIGKILL)
-				_, _ = unix.Wait4(pid, nil, 0, nil)
-				pid = 0
-				_ = cg.Destroy()
-			}
-		}()
-	}
-	if err != nil {
+	if err := applyCgroup(cg, cgConf, pid, kernelTCP); err != nil {
 		return nil, err
 	}
+	killPoint("cgroup")
 	// Hooks during create see "created", as runc and crun pass it and the
 	// runtime-tools hook tests expect.
 	hookState := &specs.State{Version: ociVersion, ID: o.ID, Status: specs.StateCreated, Pid: pid, Bundle: bundle, Annotations: s.Annotations}
@@ -256,9 +266,9 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 			Joined:     plan.Joined().Names(),
 			Verified:   true,
 		},
-		PidNS:       plan.Create.Has(libns.PID),
-		CgroupPaths: cg.GetPaths(),
-		Config:      s,
+		PidNS:  plan.Create.Has(libns.PID),
+		Cgroup: cgRef,
+		Config: s,
 	}
 	if err := writeRecord(dir, rec); err != nil {
 		return nil, err

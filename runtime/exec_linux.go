@@ -163,7 +163,7 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 		kill()
 		return -1, err
 	}
-	for _, path := range c.Rec.CgroupPaths {
+	for _, path := range c.Rec.Cgroup.dirs() {
 		if err := cgroups.WriteCgroupProc(path, pid); err != nil {
 			kill()
 			return -1, fmt.Errorf("join the container's cgroup %s: %w", path, err)
