@@ -72,11 +72,45 @@ func openCgroup(dir string, cg *cgroups.Cgroup, unit *SystemdUnit) (cgroups.Mana
 	return m, ref, nil
 }
 
+// precreateCgroup makes the container's cgroup before init exists, on
+// cgroup v2 under the cgroupfs manager, and opens it for clone3's
+// CLONE_INTO_CGROUP (Linux 5.7): init then starts inside, with no
+// migration afterwards and no moment outside its limits. It returns nil
+// where that does not apply: cgroup v1, where the clone cannot target a
+// cgroup per hierarchy, and systemd, which makes the scope from init's pid.
+func precreateCgroup(m cgroups.Manager, cg *cgroups.Cgroup) (*os.File, error) {
+	if cg.Systemd || !cgroups.IsCgroup2UnifiedMode() || !kernelAtLeast(5, 7) {
+		return nil, nil
+	}
+	if err := m.Apply(-1); err != nil {
+		return nil, fmt.Errorf("cgroup: create %s: %w", cgroupName(cg), err)
+	}
+	f, err := os.OpenFile(m.Path(""), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("cgroup: open %s: %w", m.Path(""), err)
+	}
+	return f, nil
+}
+
+// kernelAtLeast reports whether the running kernel is major.minor or newer.
+func kernelAtLeast(major, minor int) bool {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return false
+	}
+	var ma, mi int
+	if _, err := fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &ma, &mi); err != nil {
+		return false
+	}
+	return ma > major || ma == major && mi >= minor
+}
+
 // applyCgroup makes the container's cgroup, moves pid (init, before it
 // has forked anything) into it and applies the resources. Moving a
 // process is the costly step on cgroup v1 (each hierarchy may wait for
-// an RCU grace period), so it happens exactly once per container. On an
-// error the caller removes the cgroup once init is out of it.
+// an RCU grace period), so it happens exactly once per container; pid -1
+// when init was cloned into it. On an error the caller removes the cgroup
+// once init is out of it.
 func applyCgroup(m cgroups.Manager, cg *cgroups.Cgroup, pid int, kernelTCP *int64) error {
 	if err := m.Apply(pid); err != nil {
 		if cg.Systemd {

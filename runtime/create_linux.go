@@ -192,8 +192,15 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if consoleFile != nil {
 		defer consoleFile.Close()
 	}
+	cgDir, err := precreateCgroup(cg, cgConf)
+	if err != nil {
+		return nil, err
+	}
+	if cgDir != nil {
+		defer cgDir.Close()
+	}
 	preserved := preservedFiles(o.PreserveFds)
-	pid, sync, consoleFd, childPreserved, err := startInit(s, plan, joins, consoleFile, preserved, bundle, dir)
+	pid, sync, consoleFd, childPreserved, err := startInit(s, plan, joins, consoleFile, preserved, bundle, dir, cgDir)
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +210,11 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if r := s.Linux.Resources; r != nil && r.Memory != nil {
 		kernelTCP = r.Memory.KernelTCP
 	}
-	if err := applyCgroup(cg, cgConf, pid, kernelTCP); err != nil {
+	joinPid := pid
+	if cgDir != nil {
+		joinPid = -1 // cloned into it
+	}
+	if err := applyCgroup(cg, cgConf, joinPid, kernelTCP); err != nil {
 		return nil, err
 	}
 	killPoint("cgroup")
@@ -297,7 +308,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 // starts (Path B), and creates the new ones itself after a joined user
 // namespace, or a pid namespace that needs a fork. It returns init's pid
 // and the runtime's end of the sync socket; init then waits for its config.
-func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.File, preserved []*os.File, bundle, dir string) (pid int, sync *os.File, consoleFd int, childPreserved []int, err error) {
+func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.File, preserved []*os.File, bundle, dir string, cgroupDir *os.File) (pid int, sync *os.File, consoleFd int, childPreserved []int, err error) {
 	fifo := filepath.Join(dir, fifoName)
 	// 0622: init writes to it after switching to the container's user.
 	if err := unix.Mkfifo(fifo, 0o622); err != nil {
@@ -342,6 +353,11 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 	// and joining pid or time needs the constructor's fork anyway.
 	inConstructor := joined.Has(libns.User) || joined.Has(libns.PID) || joined.Has(libns.Time)
 	attr := &syscall.SysProcAttr{}
+	if cgroupDir != nil {
+		// CLONE_INTO_CGROUP: the constructor's fork, when there is one,
+		// inherits the cgroup.
+		attr.UseCgroupFD, attr.CgroupFD = true, int(cgroupDir.Fd())
+	}
 	var unshare libns.Set
 	if inConstructor {
 		unshare = newNS
