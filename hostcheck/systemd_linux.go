@@ -97,6 +97,9 @@ func askSystemd(addr string, hello bool) Bus {
 		}
 		defer conn.Close()
 		v, err := conn.GetManagerProperty("Version")
+		if err != nil {
+			err = fmt.Errorf("ask org.freedesktop.systemd1 for its version: %w", err)
+		}
 		ch <- answer{version: strings.Trim(v, `"`), err: err}
 	}()
 	select {

@@ -230,6 +230,13 @@ func TestCheckAgreesWithTheHost(t *testing.T) {
 		}
 	}
 	comm, _ := os.ReadFile("/proc/1/comm")
+	// Where systemd is PID 1 with its private socket (the VM), root
+	// reaches it there.
+	if errPriv == nil && strings.TrimSpace(string(comm)) == "systemd" {
+		if rep.Systemd.Reachable != "yes" || rep.Systemd.Private.State != "yes" {
+			t.Errorf("systemd is PID 1, yet: %+v", rep.Systemd)
+		}
+	}
 	if rep.Systemd.Pid1 != strings.TrimSpace(string(comm)) {
 		t.Errorf("pid1 %q, /proc/1/comm %q", rep.Systemd.Pid1, comm)
 	}
@@ -383,5 +390,66 @@ func TestCheckBadInput(t *testing.T) {
 	sort.Strings(names)
 	if strings.Join(names, ",") != "cgroup,ipc,mount,network,pid,time,user,uts" {
 		t.Errorf("namespace kinds %v", names)
+	}
+}
+
+// TestCheckBusWithoutSystemd points rung check at a real D-Bus daemon on
+// which no systemd runs, as the system bus (root) and as the user bus
+// (nobody): rung connects, asks, and reports the bus's own answer (no
+// such name), not a timeout.
+func TestCheckBusWithoutSystemd(t *testing.T) {
+	e := newEnv(t)
+	sock := e.dir + "/bus.sock"
+	conf := e.dir + "/bus.conf"
+	// No service activation: the bus only routes between its clients.
+	os.WriteFile(conf, []byte(`<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path=`+sock+`</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow send_destination="*"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+`), 0o644)
+	daemon := exec.Command("dbus-daemon", "--config-file="+conf, "--nofork", "--nopidfile", "--print-address")
+	out, err := daemon.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := daemon.Start(); err != nil {
+		t.Fatalf("dbus-daemon (make deps installs it): %v", err)
+	}
+	t.Cleanup(func() { daemon.Process.Kill(); daemon.Wait() })
+	// It prints its address once it listens.
+	if _, err := out.Read(make([]byte, 256)); err != nil {
+		t.Fatalf("dbus-daemon did not start: %v", err)
+	}
+	addr := "unix:path=" + sock
+
+	cmd := exec.Command(rungBin, "check", "-f", "json")
+	cmd.Env = append(os.Environ(), "DBUS_SYSTEM_BUS_ADDRESS="+addr)
+	rep, r := e.checkJSON(cmd)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if p := rep.Systemd.SystemBus; p.State != "no" || !strings.Contains(p.Reason, "org.freedesktop.systemd1 was not provided") {
+		t.Errorf("system bus without systemd: %+v", p)
+	}
+
+	cmd = asNobody("env", "DBUS_SESSION_BUS_ADDRESS="+addr, rungBin, "check", "-f", "json")
+	rep, r = e.checkJSON(cmd)
+	if r.code != 0 {
+		t.Fatalf("as nobody: exit %d: %s", r.code, r.stderr)
+	}
+	if p := rep.Systemd.UserBus; p.State != "no" || !strings.Contains(p.Reason, "org.freedesktop.systemd1 was not provided") {
+		t.Errorf("user bus without systemd: %+v", p)
+	}
+	if rep.Systemd.Reachable != "no" {
+		t.Errorf("reachable %q", rep.Systemd.Reachable)
 	}
 }
