@@ -190,17 +190,17 @@ type Syscalls struct {
 	CloneIntoCgroup Probe `json:"cloneIntoCgroup"`
 }
 
+// namedProbe is a probe with the name a reason gives it.
+type namedProbe struct {
+	name string
+	p    Probe
+}
+
 // required are the system calls every container start needs: the sealed
 // copy of the binary (open_tree, mount_setattr: Linux 5.12), the rootfs
 // mounts (move_mount) and init's pidfd (pidfd_open: 5.3).
-func (s Syscalls) required() []struct {
-	name string
-	p    Probe
-} {
-	return []struct {
-		name string
-		p    Probe
-	}{{"open_tree", s.OpenTree}, {"move_mount", s.MoveMount}, {"mount_setattr", s.MountSetattr}, {"pidfd_open", s.PidfdOpen}}
+func (s Syscalls) required() []namedProbe {
+	return []namedProbe{{"open_tree", s.OpenTree}, {"move_mount", s.MoveMount}, {"mount_setattr", s.MountSetattr}, {"pidfd_open", s.PidfdOpen}}
 }
 
 // Ladder decides, for each rung, whether a user whose namespace probes are
@@ -209,15 +209,14 @@ func (s Syscalls) required() []struct {
 // needs the user namespace too. sys are the system calls rung itself needs
 // for any container.
 func Ladder(ns map[libns.Kind]Probe, viaUser bool, sys Syscalls) []RungVerdict {
-	var need []string
-	unknownSys := ""
+	var needSys, unsureSys []string
 	for _, r := range sys.required() {
 		switch r.p.State {
 		case Yes:
 		case No:
-			need = append(need, r.name+": "+describe(r.p))
+			needSys = append(needSys, r.name+": "+describe(r.p))
 		default:
-			unknownSys = r.name + ": " + describe(r.p)
+			unsureSys = append(unsureSys, r.name+": "+describe(r.p))
 		}
 	}
 	out := make([]RungVerdict, 0, 4)
@@ -246,11 +245,8 @@ func Ladder(ns map[libns.Kind]Probe, viaUser bool, sys Syscalls) []RungVerdict {
 				unsure.add(k, p.Reason)
 			}
 		}
-		why := append(missing.lines(), need...)
-		unsureWhy := unsure.lines()
-		if unknownSys != "" {
-			unsureWhy = append(unsureWhy, unknownSys)
-		}
+		why := append(missing.lines(), needSys...)
+		unsureWhy := append(unsure.lines(), unsureSys...)
 		switch {
 		case len(why) > 0:
 			v.Probe = no(strings.Join(why, "; "))
