@@ -17,20 +17,26 @@ import (
 var checkCommand = cli.Command{
 	Name:  "check",
 	Usage: "report what this host can give: cgroups, systemd, user namespaces, seccomp, the mount API, and the rungs root and an unprivileged user can get",
-	Description: `Exits 0 when the rung named by --want is possible here for the caller,
-1 otherwise, with the reason on stderr. The report goes to stdout either way.`,
+	Description: `With --want, exits 0 when that rung is possible here for the caller, 1
+otherwise, with the reason on stderr; without it, 0 once the report is
+made. The report goes to stdout either way.`,
 	Flags: []cli.Flag{
 		cli.StringFlag{Name: "format, f", Value: "text", Usage: "text or json"},
-		cli.StringFlag{Name: "want", Value: "none", Usage: "the rung the caller needs: none, standard, strict or quantum"},
+		cli.StringFlag{Name: "want", Usage: "the rung the caller needs: none, standard, strict or quantum (default: exit 0 whatever the host gives)"},
 		cli.StringFlag{Name: "user", Usage: "the unprivileged user root probes for, by name or uid (default: nobody)"},
 	},
 	Action: func(c *cli.Context) error {
 		if err := checkArgs(c, 0, 0); err != nil {
 			return err
 		}
-		want, err := libns.ParseRung(c.String("want"))
-		if err != nil {
-			return fmt.Errorf("--want: %w", err)
+		// Without --want the exit code only says the report was made.
+		want, wanted := libns.None, c.String("want") != ""
+		if wanted {
+			w, err := libns.ParseRung(c.String("want"))
+			if err != nil {
+				return fmt.Errorf("--want: %w", err)
+			}
+			want = w
 		}
 		format := c.String("format")
 		if format != "text" && format != "json" {
@@ -48,6 +54,9 @@ var checkCommand = cli.Command{
 			}
 		} else {
 			printCheck(os.Stdout, r)
+		}
+		if !wanted {
+			return nil
 		}
 		return r.Require(want)
 	},
