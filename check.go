@@ -102,7 +102,8 @@ func printCheck(out io.Writer, r *hostcheck.Report) {
 	}
 
 	u := r.UserNS
-	fmt.Fprintf(w, "user namespaces\tuser.max_user_namespaces %s; kernel.unprivileged_userns_clone %s; kernel.apparmor_restrict_unprivileged_userns %s\n",
+	fmt.Fprintf(w, "user namespaces\troot: %s; %s: %s\n", r.Root.Namespaces["user"], r.Unprivileged.User, r.Unprivileged.Namespaces["user"])
+	fmt.Fprintf(w, "  knobs\tuser.max_user_namespaces %s; kernel.unprivileged_userns_clone %s; kernel.apparmor_restrict_unprivileged_userns %s\n",
 		knob(u.MaxUserNamespaces), knob(u.UnprivilegedUsernsClone), knob(u.AppArmorRestrict))
 	s := u.SubordinateIDs
 	fmt.Fprintf(w, "subordinate ids\t%s: %d uid range(s), %d gid range(s); newuidmap %s; newgidmap %s; multi-range: %s\n",
