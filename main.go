@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli"
 	"golang.org/x/sys/unix"
 
+	"github.com/rungrt/rung/hostcheck"
 	"github.com/rungrt/rung/initproc"
 	"github.com/rungrt/rung/runtime"
 )
@@ -33,6 +34,9 @@ func main() {
 	}
 	if len(os.Args) > 1 && os.Args[1] == "nsexec" {
 		initproc.ExecMain() // never returns
+	}
+	if len(os.Args) > 1 && os.Args[1] == hostcheck.ProbeArg {
+		hostcheck.ProbeMain() // never returns
 	}
 	// CVE-2024-21626: an fd the caller leaked to rung (a host directory,
 	// say) must never reach a container: all of them are close-on-exec.
@@ -58,6 +62,7 @@ func main() {
 		cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignore cgroup permission errors: true, false or auto"},
 	}
 	app.Commands = []cli.Command{
+		checkCommand,
 		createCommand,
 		deleteCommand,
 		eventsCommand,
