@@ -58,6 +58,9 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if err := ValidateID(o.ID); err != nil {
 		return nil, err
 	}
+	if err := checkPreserved(o.PreserveFds); err != nil {
+		return nil, err
+	}
 	bundle, err := filepath.Abs(o.Bundle)
 	if err != nil {
 		return nil, err
@@ -422,8 +425,22 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 	return pid, parent, consoleFd, childPreserved, nil
 }
 
+// checkPreserved refuses --preserve-fds N unless the caller really passed
+// every fd 3 .. 3+N-1: one it left closed may be a file rung or the Go
+// runtime opened since (a host cgroup file, the state directory), and
+// would give the container a way out to the host.
+func checkPreserved(n int) error {
+	for fd := 3; fd < 3+n; fd++ {
+		if !libns.Inherited(fd) {
+			return fmt.Errorf("--preserve-fds %d: fd %d was not passed to rung (it was closed when rung started)", n, fd)
+		}
+	}
+	return nil
+}
+
 // preservedFiles are rung's own fds 3 .. 3+n-1, which the engine passed
-// for the container process (--preserve-fds).
+// for the container process (--preserve-fds); checkPreserved has checked
+// each was open when rung started.
 func preservedFiles(n int) []*os.File {
 	var out []*os.File
 	for i := 0; i < n; i++ {

@@ -44,6 +44,9 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 		// Its cgroup is frozen: the new process would freeze on joining it.
 		return -1, errors.New("cannot exec in a paused container: container not running")
 	}
+	if err := checkPreserved(o.PreserveFds); err != nil {
+		return -1, err
+	}
 	joins, err := c.namespacesToJoin()
 	if err != nil {
 		return -1, err
