@@ -1,11 +1,13 @@
 package tests
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -104,4 +106,70 @@ func TestStartContainerHookUnderSeccomp(t *testing.T) {
 		t.Errorf("a startContainer hook got a runtime fd:\n%s", fds)
 	}
 	e.noLeftovers("sc")
+}
+
+// TestExecAfterInitUnsharedMountNS: a container without a mount namespace
+// whose init (holding CAP_SYS_ADMIN) unshares one of its own, a copy of
+// the host's mounts. Before the fix a later exec joined that namespace,
+// without the chroot into the container's rootfs, and ran on (a copy of)
+// the host's /, where it could write host files. exec now decides from
+// the state record that the container lives in its copy of the rootfs,
+// cannot prove init's root is still that copy, and refuses.
+func TestExecAfterInitUnsharedMountNS(t *testing.T) {
+	e := newEnv(t)
+	b := e.hostNSBundle("b", func(s *specs.Spec) {
+		s.Process.Args = []string{"unshare", "-m", "sleep", "1000"}
+		for _, set := range []*[]string{&s.Process.Capabilities.Bounding, &s.Process.Capabilities.Effective, &s.Process.Capabilities.Permitted} {
+			*set = append(*set, "CAP_SYS_ADMIN")
+		}
+	})
+	e.must("run", "-d", "--bundle", b, "um")
+	pid := e.state("um").Pid
+	ours := hostNS(t)["mnt"]
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		l, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid))
+		if l != "" && l != ours {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the container's init did not unshare its mount namespace: %s", l)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	escaped := filepath.Join(e.dir, "escaped")
+	// Several tries: the old binary's exec raced its own namespace check
+	// and got through only now and then.
+	for i := 0; i < 20; i++ {
+		r := e.rung("exec", "um", "sh", "-c", "test -d "+e.dir+" && echo ON-HOST; touch "+escaped)
+		if strings.Contains(r.stdout, "ON-HOST") {
+			t.Fatalf("try %d: exec ran on the host's /", i)
+		}
+		if _, err := os.Stat(escaped); err == nil {
+			t.Fatalf("try %d: exec wrote a file on the host", i)
+		}
+		if r.code == 0 || !strings.Contains(r.stderr, "no longer its rootfs") {
+			t.Errorf("try %d: exec: exit %d %q, want a refusal: the container's root cannot be proven", i, r.code, r.stderr)
+		}
+	}
+	e.must("delete", "-f", "um")
+	e.noLeftovers("um")
+}
+
+// TestExecWithoutPidNamespace: exec into a container that has a mount
+// namespace but no pid namespace joins without a fork. The old binary
+// verified the joins while the joining constructor might still be
+// running, and most such execs failed with "process is not in the
+// namespace it joined"; the constructor now reports when it has joined.
+func TestExecWithoutPidNamespace(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", "standard", sleeper)
+	e.must("run", "-d", "--bundle", b, "np")
+	for i := 0; i < 20; i++ {
+		if r := e.rung("exec", "np", "true"); r.code != 0 {
+			t.Fatalf("try %d: exec: exit %d: %s", i, r.code, r.stderr)
+		}
+	}
+	e.must("delete", "-f", "np")
+	e.noLeftovers("np")
 }
