@@ -211,8 +211,8 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 	if err := setAppArmor(procfs, s.Process.ApparmorProfile); err != nil {
 		return nil, err
 	}
-	if s.Process.SelinuxLabel != "" && selinuxEnabled() {
-		return nil, fmt.Errorf("process.selinuxLabel %q: SELinux labels are not supported yet", s.Process.SelinuxLabel)
+	if err := setSELinuxLabel(procfs, s.Process.SelinuxLabel, cfg.SELinux); err != nil {
+		return nil, err
 	}
 	if err := setPersonality(s.Linux.Personality); err != nil {
 		return nil, err

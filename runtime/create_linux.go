@@ -81,6 +81,14 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	for _, w := range plan.Warnings {
 		logrus.Warn(w)
 	}
+	var mountLabel string
+	if s.Linux != nil {
+		mountLabel = s.Linux.MountLabel
+	}
+	selinuxOn, err := selinuxLabels(s.Process, mountLabel)
+	if err != nil {
+		return nil, err
+	}
 	joins, err := openJoins(plan)
 	if err != nil {
 		return nil, err
@@ -203,7 +211,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	// Hooks during create see "created", as runc and crun pass it and the
 	// runtime-tools hook tests expect.
 	hookState := &specs.State{Version: ociVersion, ID: o.ID, Status: specs.StateCreated, Pid: pid, Bundle: bundle, Annotations: s.Annotations}
-	if err := sendConfig(sync, s, plan, isolated, o, bundle, hookState, consoleFd, childPreserved, hostRootMnt); err != nil {
+	if err := sendConfig(sync, s, plan, isolated, o, bundle, hookState, consoleFd, childPreserved, hostRootMnt, selinuxOn); err != nil {
 		return nil, err
 	}
 	dec, enc := json.NewDecoder(sync), json.NewEncoder(sync)
@@ -504,7 +512,7 @@ func isolating(plan spec.Plan, joins []libns.Join) (libns.Set, error) {
 	return set, nil
 }
 
-func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, isolated libns.Set, o CreateOptions, bundle string, hookState *specs.State, consoleFd int, preserved []int, hostRootMnt uint64) error {
+func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, isolated libns.Set, o CreateOptions, bundle string, hookState *specs.State, consoleFd int, preserved []int, hostRootMnt uint64, selinuxOn bool) error {
 	cfg := initproc.Config{
 		ConsoleFd:   consoleFd,
 		PreserveFds: preserved,
@@ -515,6 +523,7 @@ func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, isolated libns.Set
 		// that is the runtime's own is the host's to init.
 		Joined:        isolated.Minus(plan.Create).Names(),
 		HostRootMount: hostRootMnt,
+		SELinux:       selinuxOn,
 	}
 	if err := json.NewEncoder(sync).Encode(&cfg); err != nil {
 		return fmt.Errorf("send config to init: %w", err)

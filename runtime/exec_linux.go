@@ -47,6 +47,10 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 	if err := checkPreserved(o.PreserveFds); err != nil {
 		return -1, err
 	}
+	selinuxOn, err := selinuxLabels(o.Process, "")
+	if err != nil {
+		return -1, err
+	}
 	joins, err := c.namespacesToJoin()
 	if err != nil {
 		return -1, err
@@ -196,7 +200,7 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 	if c.Rec.Config != nil && c.Rec.Config.Linux != nil {
 		seccomp = c.Rec.Config.Linux.Seccomp
 	}
-	if err := json.NewEncoder(parent).Encode(initproc.ExecConfig{Process: o.Process, Seccomp: seccomp, ConsoleFd: consoleFd, PreserveFds: childPreserved, RootFd: rootFd}); err != nil {
+	if err := json.NewEncoder(parent).Encode(initproc.ExecConfig{Process: o.Process, Seccomp: seccomp, ConsoleFd: consoleFd, PreserveFds: childPreserved, RootFd: rootFd, SELinux: selinuxOn}); err != nil {
 		kill()
 		return -1, fmt.Errorf("send process to exec: %w", err)
 	}

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // The attacks of issue 15's security review (section 6) and their kin:
@@ -172,4 +174,54 @@ func TestExecWithoutPidNamespace(t *testing.T) {
 	}
 	e.must("delete", "-f", "np")
 	e.noLeftovers("np")
+}
+
+// TestSELinuxLabelsRefusedWithoutSELinux: this host has SELinux disabled.
+// The old binary asked whether SELinux was enabled only after pivot_root,
+// in the container's /sys, and ran every labelled container unconfined;
+// exec and linux.mountLabel never looked. A label that cannot be applied
+// is now refused, naming the field, for run and for exec --process (runc
+// refuses process.selinuxLabel with the same words; it fails on
+// linux.mountLabel too, when the kernel rejects the context= option).
+func TestSELinuxLabelsRefusedWithoutSELinux(t *testing.T) {
+	var fs unix.Statfs_t
+	if unix.Statfs("/sys/fs/selinux", &fs) == nil && fs.Type == unix.SELINUX_MAGIC {
+		t.Fatal("this test needs a host with SELinux disabled: on this host a made-up label is no attack")
+	}
+	e := newEnv(t)
+	const label = "system_u:system_r:container_t:s0:c1,c2"
+	const want = "selinux label is specified in config, but selinux is disabled or not supported"
+	for _, field := range []string{"process.selinuxLabel", "linux.mountLabel"} {
+		b := e.bundle(strings.ReplaceAll(field, ".", "-"), "strict", func(s *specs.Spec) {
+			s.Process.Args = []string{"true"}
+			if field == "process.selinuxLabel" {
+				s.Process.SelinuxLabel = label
+			} else {
+				s.Linux.MountLabel = label
+			}
+		})
+		if field == "process.selinuxLabel" {
+			if ref := e.runcRun(b, "sl-runc"); ref.code == 0 || !strings.Contains(ref.stderr, want) {
+				t.Errorf("runc run: exit %d %s", ref.code, ref.stderr)
+			}
+		}
+		r := e.rung("run", "--bundle", b, "sl")
+		if r.code == 0 || !strings.Contains(r.stderr, field) || !strings.Contains(r.stderr, want) {
+			t.Errorf("run with %s: exit %d %q, want a refusal naming it", field, r.code, r.stderr)
+		}
+		e.noLeftovers("sl")
+	}
+	bd := e.bundle("d", "strict", sleeper)
+	e.must("run", "-d", "--bundle", bd, "slx")
+	p := specs.Process{Args: []string{"true"}, Cwd: "/", Env: []string{"PATH=/bin"}, SelinuxLabel: label}
+	data, _ := json.Marshal(p)
+	pf := filepath.Join(e.dir, "process.json")
+	if err := os.WriteFile(pf, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.rung("exec", "--process", pf, "slx"); r.code == 0 || !strings.Contains(r.stderr, "process.selinuxLabel") || !strings.Contains(r.stderr, want) {
+		t.Errorf("exec --process with process.selinuxLabel: exit %d %q, want a refusal naming it", r.code, r.stderr)
+	}
+	e.must("delete", "-f", "slx")
+	e.noLeftovers("slx")
 }
