@@ -56,21 +56,28 @@ func setupRootfs(cfg *Config, ns libns.Set, beforePivot func() error) error {
 		mountLabel = l
 	}
 	userns := ns.Has(libns.User)
-	devMounted := false
+	devMounted, devBind := false, false
+	for _, m := range s.Mounts {
+		if filepath.Clean(m.Destination) == "/dev" {
+			devMounted, devBind = true, parseMountOptions(m.Type, m.Options).bind
+		}
+	}
+	if !devMounted {
+		// No /dev mount: the rootfs's own /dev gets the default devices;
+		// checked before the mounts below it are made.
+		if err := prepareRootfsDev(root); err != nil {
+			return err
+		}
+	}
 	for i, m := range s.Mounts {
 		if err := mountEntry(root, cfg, m); err != nil {
 			return fmt.Errorf("mounts[%d] (%s on %s): %w", i, m.Type, m.Destination, err)
 		}
-		if filepath.Clean(m.Destination) == "/dev" {
-			devMounted = true
-		}
 	}
-	if devMounted {
+	// A bound /dev tree (the host's, say) brings its own nodes: as with
+	// runc nothing is added, which would write to the bind's source.
+	if !devBind {
 		if err := setupDev(root, s, userns); err != nil {
-			return err
-		}
-	} else if s.Linux != nil && len(s.Linux.Devices) > 0 {
-		if err := createDevices(root, s.Linux.Devices, userns); err != nil {
 			return err
 		}
 	}

@@ -225,3 +225,163 @@ func TestSELinuxLabelsRefusedWithoutSELinux(t *testing.T) {
 	e.must("delete", "-f", "slx")
 	e.noLeftovers("slx")
 }
+
+// withoutDevTmpfs drops the /dev mount (and keeps /dev/pts, /dev/shm and
+// /dev/mqueue): legal, and what many minimal bundles do.
+func withoutDevTmpfs(s *specs.Spec) {
+	var mounts []specs.Mount
+	for _, m := range s.Mounts {
+		if filepath.Clean(m.Destination) != "/dev" {
+			mounts = append(mounts, m)
+		}
+	}
+	s.Mounts = mounts
+}
+
+// devReport prints what the container finds in /dev.
+const devReport = `for d in null zero full random urandom tty; do stat -c "%n %F %t:%T %a" /dev/$d; done
+for l in fd stdin stdout stderr ptmx; do echo "/dev/$l -> $(readlink /dev/$l)"; done
+echo written > /dev/null && head -c 4 /dev/zero | wc -c`
+
+// TestDefaultDevicesWithoutDevTmpfs (issue 15 §1): with no tmpfs on /dev
+// the runtime still supplies the default devices and links, in the
+// rootfs's own /dev, as runc does. The old binary failed: "open
+// /dev/null: no such file or directory". The container's view is
+// compared with runc's on an identical bundle.
+func TestDefaultDevicesWithoutDevTmpfs(t *testing.T) {
+	e := newEnv(t)
+	edit := func(s *specs.Spec) {
+		withoutDevTmpfs(s)
+		s.Process.Args = []string{"sh", "-c", devReport}
+	}
+	ref := e.runcRun(e.bundle("runc", "strict", edit), "dev-runc")
+	if ref.code != 0 {
+		t.Fatalf("runc run: exit %d %s", ref.code, ref.stderr)
+	}
+	b := e.bundle("b", "strict", edit)
+	r := e.rung("run", "--bundle", b, "dev")
+	if r.code != 0 {
+		t.Fatalf("run without a /dev tmpfs: exit %d %s", r.code, r.stderr)
+	}
+	if r.stdout != ref.stdout {
+		t.Errorf("/dev differs from runc's:\nrung:\n%s\nrunc:\n%s", r.stdout, ref.stdout)
+	}
+	// Again, over the nodes the first run left in the rootfs.
+	if r := e.rung("run", "--bundle", b, "dev"); r.code != 0 || r.stdout != ref.stdout {
+		t.Errorf("second run: exit %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	e.noLeftovers("dev")
+}
+
+// TestDevAttacksWithoutDevTmpfs: the rootfs's own /dev is the image's,
+// and its entries may be hostile. Each attack is refused, naming the
+// entry, and the host file or directory is left exactly as it was: never
+// followed, written, truncated, chmod'ed or mounted on. (The old binary
+// refused these too, but only because it could not run such a bundle at
+// all: its errors were about a missing /dev/null.)
+func TestDevAttacksWithoutDevTmpfs(t *testing.T) {
+	e := newEnv(t)
+	victim := filepath.Join(e.dir, "victim")
+	unchanged := func(what string) {
+		t.Helper()
+		fi, err := os.Stat(victim)
+		if data, _ := os.ReadFile(victim); err != nil || string(data) != "host file\n" || fi.Mode() != 0o600 {
+			t.Errorf("%s: host file changed: %q %v %v", what, data, fi.Mode(), err)
+		}
+		if mi, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mi), victim) {
+			t.Errorf("%s: something is mounted on the host file", what)
+		}
+	}
+	refused := func(what string, r result, entry string) {
+		t.Helper()
+		if r.code == 0 || !strings.Contains(r.stderr, entry) || !strings.Contains(r.stderr, "symlink") {
+			t.Errorf("%s: exit %d %q, want a refusal naming %s as a symlink", what, r.code, r.stderr, entry)
+		}
+	}
+	os.WriteFile(victim, []byte("host file\n"), 0o600)
+	os.Chmod(victim, 0o600)
+
+	// CVE-2025-31133: /dev/null a symlink to a host file.
+	b := e.bundle("null", "strict", func(s *specs.Spec) { withoutDevTmpfs(s); sleeper(s) })
+	os.Symlink(victim, filepath.Join(b, "rootfs/dev/null"))
+	r := e.rung("create", "--bundle", b, "null")
+	refused("/dev/null -> host file", r, "/dev/null")
+	unchanged("/dev/null -> host file")
+	e.noLeftovers("null")
+
+	// CVE-2025-52565: /dev/console a symlink to a host file, with a terminal.
+	sock, _ := consoleSocket(t, e.dir)
+	b = e.bundle("console", "strict", func(s *specs.Spec) {
+		withoutDevTmpfs(s)
+		s.Process.Terminal = true
+		sleeper(s)
+	})
+	os.Symlink(victim, filepath.Join(b, "rootfs/dev/console"))
+	r = e.rung("create", "--bundle", b, "--console-socket", sock, "console")
+	refused("/dev/console -> host file", r, "/dev/console")
+	unchanged("/dev/console -> host file")
+	e.noLeftovers("console")
+
+	// /dev itself a symlink to a host directory.
+	hostDev := filepath.Join(e.dir, "hostdev")
+	os.MkdirAll(hostDev, 0o755)
+	b = e.bundle("dev", "strict", func(s *specs.Spec) { withoutDevTmpfs(s); sleeper(s) })
+	os.RemoveAll(filepath.Join(b, "rootfs/dev"))
+	os.Symlink(hostDev, filepath.Join(b, "rootfs/dev"))
+	r = e.rung("create", "--bundle", b, "dev")
+	refused("/dev -> host directory", r, "/dev")
+	if entries, _ := os.ReadDir(hostDev); len(entries) != 0 {
+		t.Errorf("/dev -> host directory: the host directory got entries: %v", entries)
+	}
+	e.noLeftovers("dev")
+}
+
+// TestDevBindLeftAsIs: a /dev bound from the host brings its own nodes.
+// The old binary made the default devices and links in it, that is in
+// the host directory (unlinking what was there first); now nothing is
+// added, as runc adds nothing.
+func TestDevBindLeftAsIs(t *testing.T) {
+	e := newEnv(t)
+	for _, rt := range []string{"runc", "rung"} {
+		src := filepath.Join(e.dir, "devsrc-"+rt)
+		os.MkdirAll(src, 0o755)
+		// runc needs a /dev/null to run at all.
+		if err := unix.Mknod(filepath.Join(src, "null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+			t.Fatal(err)
+		}
+		var before unix.Stat_t
+		unix.Lstat(filepath.Join(src, "null"), &before)
+		b := e.bundle("b-"+rt, "strict", func(s *specs.Spec) {
+			withoutDevTmpfs(s)
+			s.Mounts = append([]specs.Mount{{Destination: "/dev", Type: "bind", Source: src, Options: []string{"rbind"}}}, s.Mounts...)
+			s.Linux.MaskedPaths = nil
+			s.Process.Args = []string{"true"}
+		})
+		var r result
+		if rt == "runc" {
+			r = e.runcRun(b, "bind-runc")
+		} else {
+			r = e.rung("run", "--bundle", b, "bind")
+		}
+		if r.code != 0 {
+			t.Errorf("%s run: exit %d %s", rt, r.code, r.stderr)
+		}
+		entries, _ := os.ReadDir(src)
+		var names []string
+		for _, d := range entries {
+			switch d.Name() {
+			case "null", "pts", "shm", "mqueue": // the host's node, the config's own mount points
+			default:
+				names = append(names, d.Name())
+			}
+		}
+		if len(names) != 0 {
+			t.Errorf("%s: the bound host directory got entries: %v", rt, names)
+		}
+		var after unix.Stat_t
+		if unix.Lstat(filepath.Join(src, "null"), &after); after.Ino != before.Ino {
+			t.Errorf("%s: the host's node in the bound directory was replaced", rt)
+		}
+	}
+	e.noLeftovers("bind")
+}
