@@ -385,3 +385,50 @@ func TestDevBindLeftAsIs(t *testing.T) {
 	}
 	e.noLeftovers("bind")
 }
+
+// TestSeccompOutOfRangeRefused: the filter's return data is 16 bits and
+// seccomp(2) takes at most BPF_MAXINSNS (4096) instructions, its length
+// as 16 bits. The old binary cut errnoRet to 16 bits without a word
+// (65537 became 1, EPERM; runc 1.1 does the same) and accepted an
+// over-long program at create, to fail only at start. Each is now refused
+// at create, naming the field.
+func TestSeccompOutOfRangeRefused(t *testing.T) {
+	e := newEnv(t)
+	big, huge := uint(65537), uint(5000)
+	cases := []struct {
+		name string
+		sc   specs.LinuxSeccomp
+		want string
+	}{
+		{"errnoRet 65537", specs.LinuxSeccomp{DefaultAction: specs.ActAllow,
+			Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno, ErrnoRet: &big}}}, "errnoRet 65537"},
+		{"errnoRet above MAX_ERRNO", specs.LinuxSeccomp{DefaultAction: specs.ActAllow,
+			Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno, ErrnoRet: &huge}}}, "errnoRet 5000"},
+		{"defaultErrnoRet 65537", specs.LinuxSeccomp{DefaultAction: specs.ActErrno, DefaultErrnoRet: &big,
+			Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActAllow}}}, "errnoRet 65537"},
+	}
+	long := specs.LinuxSeccomp{DefaultAction: specs.ActAllow}
+	for i := uint64(0); i < 3000; i++ {
+		long.Syscalls = append(long.Syscalls, specs.LinuxSyscall{Names: []string{"personality"}, Action: specs.ActErrno,
+			Args: []specs.LinuxSeccompArg{{Index: 0, Value: i<<33 + i*7 + 1, Op: specs.OpEqualTo}}})
+	}
+	cases = append(cases, struct {
+		name string
+		sc   specs.LinuxSeccomp
+		want string
+	}{"a program over 4096 instructions", long, "more than the kernel's limit of 4096"})
+	for _, c := range cases {
+		b := e.bundle(strings.ReplaceAll(c.name, " ", "-"), "strict", func(s *specs.Spec) {
+			sleeper(s)
+			s.Linux.Seccomp = &c.sc
+		})
+		r := e.rung("create", "--bundle", b, "sc")
+		if r.code == 0 {
+			e.rung("delete", "-f", "sc")
+		}
+		if r.code == 0 || !strings.Contains(r.stderr, "linux.seccomp") || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%s: create exit %d %q, want a refusal naming %q", c.name, r.code, r.stderr, c.want)
+		}
+		e.noLeftovers("sc")
+	}
+}
