@@ -432,3 +432,29 @@ func TestSeccompOutOfRangeRefused(t *testing.T) {
 		e.noLeftovers("sc")
 	}
 }
+
+// TestExecWithoutProc: exec learned its capabilities from
+// /proc/self/status, the container's, after joining it: in a container
+// without /proc exec failed, and a container could feed it a fake one.
+// They are now read from the kernel (capget, prctl). (runc 1.1 cannot
+// run a container without /proc at all: it closes fds through it.)
+func TestExecWithoutProc(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", "strict", func(s *specs.Spec) {
+		var mounts []specs.Mount
+		for _, m := range s.Mounts {
+			if m.Destination != "/proc" {
+				mounts = append(mounts, m)
+			}
+		}
+		s.Mounts = mounts
+		sleeper(s)
+	})
+	e.must("run", "-d", "--bundle", b, "noproc")
+	r := e.rung("exec", "noproc", "sh", "-c", "test -e /proc/self/status || echo no-proc")
+	if r.code != 0 || r.stdout != "no-proc\n" {
+		t.Errorf("exec into a container without /proc: exit %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	e.must("delete", "-f", "noproc")
+	e.noLeftovers("noproc")
+}
