@@ -62,6 +62,9 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if err := ValidateID(o.ID); err != nil {
 		return nil, err
 	}
+	if err := checkPreserved(o.PreserveFds); err != nil {
+		return nil, err
+	}
 	bundle, err := filepath.Abs(o.Bundle)
 	if err != nil {
 		return nil, err
@@ -81,6 +84,14 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	}
 	for _, w := range plan.Warnings {
 		logrus.Warn(w)
+	}
+	var mountLabel string
+	if s.Linux != nil {
+		mountLabel = s.Linux.MountLabel
+	}
+	selinuxOn, err := selinuxLabels(s.Process, mountLabel)
+	if err != nil {
+		return nil, err
 	}
 	joins, err := openJoins(plan)
 	if err != nil {
@@ -221,7 +232,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	// Hooks during create see "created", as runc and crun pass it and the
 	// runtime-tools hook tests expect.
 	hookState := &specs.State{Version: ociVersion, ID: o.ID, Status: specs.StateCreated, Pid: pid, Bundle: bundle, Annotations: s.Annotations}
-	if err := sendConfig(sync, s, plan, isolated, o, bundle, hookState, consoleFd, childPreserved, hostRootMnt); err != nil {
+	if err := sendConfig(sync, s, plan, isolated, o, bundle, hookState, consoleFd, childPreserved, hostRootMnt, selinuxOn); err != nil {
 		return nil, err
 	}
 	dec, enc := json.NewDecoder(sync), json.NewEncoder(sync)
@@ -448,8 +459,22 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 	return pid, parent, consoleFd, childPreserved, nil
 }
 
+// checkPreserved refuses --preserve-fds N unless the caller really passed
+// every fd 3 .. 3+N-1: one it left closed may be a file rung or the Go
+// runtime opened since (a host cgroup file, the state directory), and
+// would give the container a way out to the host.
+func checkPreserved(n int) error {
+	for fd := 3; fd < 3+n; fd++ {
+		if !libns.Inherited(fd) {
+			return fmt.Errorf("--preserve-fds %d: fd %d was not passed to rung (it was closed when rung started)", n, fd)
+		}
+	}
+	return nil
+}
+
 // preservedFiles are rung's own fds 3 .. 3+n-1, which the engine passed
-// for the container process (--preserve-fds).
+// for the container process (--preserve-fds); checkPreserved has checked
+// each was open when rung started.
 func preservedFiles(n int) []*os.File {
 	var out []*os.File
 	for i := 0; i < n; i++ {
@@ -513,7 +538,7 @@ func isolating(plan spec.Plan, joins []libns.Join) (libns.Set, error) {
 	return set, nil
 }
 
-func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, isolated libns.Set, o CreateOptions, bundle string, hookState *specs.State, consoleFd int, preserved []int, hostRootMnt uint64) error {
+func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, isolated libns.Set, o CreateOptions, bundle string, hookState *specs.State, consoleFd int, preserved []int, hostRootMnt uint64, selinuxOn bool) error {
 	cfg := initproc.Config{
 		ConsoleFd:   consoleFd,
 		PreserveFds: preserved,
@@ -524,6 +549,7 @@ func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, isolated libns.Set
 		// that is the runtime's own is the host's to init.
 		Joined:        isolated.Minus(plan.Create).Names(),
 		HostRootMount: hostRootMnt,
+		SELinux:       selinuxOn,
 	}
 	if err := json.NewEncoder(sync).Encode(&cfg); err != nil {
 		return fmt.Errorf("send config to init: %w", err)
