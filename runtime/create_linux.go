@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rungrt/rung/initproc"
+	"github.com/rungrt/rung/internal/phase"
 	"github.com/rungrt/rung/libns"
 	"github.com/rungrt/rung/spec"
 )
@@ -75,6 +76,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if err != nil {
 		return nil, err
 	}
+	phase.Mark("config-loaded")
 	plan, err := spec.Validate(s, bundle)
 	if err != nil {
 		return nil, err
@@ -104,6 +106,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		}
 	}
 
+	phase.Mark("config-validated")
 	if err := os.MkdirAll(o.Root, 0o700); err != nil {
 		return nil, fmt.Errorf("create state root: %w", err)
 	}
@@ -199,6 +202,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if cgDir != nil {
 		defer cgDir.Close()
 	}
+	phase.Mark("cgroup-prepared")
 	preserved := preservedFiles(o.PreserveFds)
 	pid, sync, consoleFd, childPreserved, err := startInit(s, plan, joins, consoleFile, preserved, bundle, dir, cgDir)
 	if err != nil {
@@ -217,6 +221,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if err := applyCgroup(cg, cgConf, joinPid, kernelTCP); err != nil {
 		return nil, err
 	}
+	phase.Mark("cgroup-applied")
 	killPoint("cgroup")
 	// Hooks during create see "created", as runc and crun pass it and the
 	// runtime-tools hook tests expect.
@@ -224,6 +229,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if err := sendConfig(sync, s, plan, isolated, o, bundle, hookState, consoleFd, childPreserved, hostRootMnt); err != nil {
 		return nil, err
 	}
+	phase.Mark("config-sent")
 	dec, enc := json.NewDecoder(sync), json.NewEncoder(sync)
 	var reply initproc.Reply
 	for {
@@ -244,6 +250,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 			return nil, fmt.Errorf("resume init: %w", err)
 		}
 	}
+	phase.Mark("init-ready")
 	for _, w := range reply.Warnings {
 		logrus.Warn(w)
 	}
@@ -258,6 +265,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if err := libns.VerifyJoined(pid, joins); err != nil {
 		return nil, err
 	}
+	phase.Mark("namespaces-verified")
 	st, err := readProcStat(pid)
 	if err != nil {
 		return nil, fmt.Errorf("read init process: %w", err)
@@ -284,6 +292,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if err := writeRecord(dir, rec); err != nil {
 		return nil, err
 	}
+	phase.Mark("state-written")
 	if o.PidFile != "" {
 		if err := writeFileAtomic(o.PidFile, []byte(strconv.Itoa(pid)), 0o644); err != nil {
 			return nil, fmt.Errorf("write pid file: %w", err)
@@ -297,6 +306,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if err := enc.Encode(initproc.Commit{Commit: true}); err != nil {
 		return nil, fmt.Errorf("release init: %w", err)
 	}
+	phase.Mark("init-released")
 	return &CreatedContainer{Container: &Container{root: o.Root, dir: dir, Rec: rec}, tty: tty}, nil
 }
 
@@ -379,6 +389,7 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 		// start-up and keep them open in init, inside the container.
 		"GODEBUG=containermaxprocs=0,updatemaxprocs=0",
 	}
+	env = append(env, phase.ChildEnv()...)
 	if console != nil {
 		extra = append(extra, console)
 		consoleFd = 3 + len(extra) - 1
@@ -427,7 +438,9 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 	}
 	// The clone happens on this thread; keep it from being reused mid-way.
 	goruntime.LockOSThread()
+	phase.Mark("init-spawn")
 	err = cmd.Start()
+	phase.Mark("init-execd")
 	goruntime.UnlockOSThread()
 	pidW.Close()
 	if err != nil {
