@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// The anatomy of one `rung run`: rung writes timestamped phase marks to
+// the file RUNG_PROFILE names (package internal/phase), its init too, and
+// this program adds "bench fork" and "bench reaped" around the command.
+// Each span is the time from the previous mark, in any process, to the
+// one that names it, so the spans of one run add up to its wall time.
+
+// markWhat says what the span that ends at a mark holds.
+var markWhat = map[string]string{
+	"rung go-init":               "rung: fork+exec, ld.so (libc, libseccomp), Go runtime start",
+	"rung main":                  "rung: package init of every package",
+	"rung config-loaded":         "cli parse + config.json read and decoded",
+	"rung config-validated":      "config validated, namespace plan, ladder",
+	"rung cgroup-prepared":       "state dir + lock, cgroup config, open, precreate",
+	"rung init-spawn":            "exec.fifo, sync socket, sealed exe (open_tree)",
+	"rung init-execd":            "clone(new namespaces) + execve of init",
+	"init go-init":               "init: ld.so + Go runtime start",
+	"init main":                  "init: package init",
+	"rung cgroup-applied":        "cgroup attach (v1: may wait an RCU grace period)",
+	"rung config-sent":           "config JSON encoded to init",
+	"init config-received":       "init: config JSON decoded (round trip 1)",
+	"init procfs-caps":           "init: cgroupns, private procfs, capabilities",
+	"init seccomp-compiled":      "init: seccomp filter compiled (libseccomp)",
+	"init rootfs-bound":          "init: / rslave, rootfs bind",
+	"init mounts":                "init: config mounts (proc, dev, sys, ...)",
+	"init devices":               "init: /dev nodes and links",
+	"init createContainer-hooks": "init: runtime hook round trip, createContainer hooks",
+	"init pivot_root":            "init: pivot_root + detach old root",
+	"init masked-paths":          "init: propagation, masked + readonly paths",
+	"init process-attrs":         "init: sysctl, hostname, lo, keyring, rlimits, cwd",
+	"init ready":                 "init: user, capabilities, no_new_privs",
+	"rung init-ready":            "ready reply to rung (round trip 2)",
+	"rung namespaces-verified":   "namespace inodes verified",
+	"rung state-written":         "state.json written",
+	"rung init-released":         "commit to init",
+	"init released":              "init: commit received (round trip 3)",
+	"rung start-fifo":            "start: pidfd, exec.fifo open + poll",
+	"init started":               "init: exec.fifo handshake",
+	"init seccomp-loaded":        "init: seccomp filter loaded",
+	"init exec":                  "init: fds sealed, rlimits",
+	"rung user-execd":            "execve of the user process (fifo EOF)",
+	"rung exited":                "user process runs and exits, init reaped",
+	"rung deleted":               "delete: cgroup, mounts, state dir",
+	"bench reaped":               "rung exits and is reaped",
+	"nsexec go-init":             "exec helper: Go runtime start",
+}
+
+type mark struct {
+	t    int64 // unix ns
+	name string
+}
+
+// readMarks reads one run's profile, sorted by time.
+func readMarks(path string) ([]mark, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var ms []mark
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) != 3 {
+			return nil, fmt.Errorf("%s: bad line %q", path, sc.Text())
+		}
+		t, err := strconv.ParseInt(fields[0], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s: bad line %q", path, sc.Text())
+		}
+		ms = append(ms, mark{t: t, name: fields[1] + " " + fields[2]})
+	}
+	sort.SliceStable(ms, func(i, j int) bool { return ms[i].t < ms[j].t })
+	return ms, sc.Err()
+}
+
+type anatomy struct {
+	runs     int
+	spans    map[string][]float64 // mark -> ms since the previous mark
+	offsets  map[string][]float64 // mark -> ms since bench fork
+	prev     map[string]map[string]int
+	totals   []float64 // profiled runs' wall time
+	plain    []float64 // unprofiled runs interleaved with them
+	failures []string
+}
+
+// profile runs `rung run` n times with RUNG_PROFILE set, after warm-up,
+// each followed by one run without it (the profile's own cost shows as
+// the difference of the two totals).
+func (b *bench) profile(rt *runtime, n, warmup int) *anatomy {
+	a := &anatomy{spans: map[string][]float64{}, offsets: map[string][]float64{}, prev: map[string]map[string]int{}}
+	for i := 0; i < warmup+n; i++ {
+		measured := i >= warmup
+		path := filepath.Join(rt.work, fmt.Sprintf("profile-%d", i))
+		id := fmt.Sprintf("prof-%d", i)
+		res := rt.runWith(runOpts{env: []string{"RUNG_PROFILE=" + path}, noRSS: true},
+			rt.bin, "--root", rt.root, "run", "--bundle", b.bundles.run, id)
+		if res.err != nil {
+			a.failures = append(a.failures, res.err.Error())
+			rt.forceDelete(id)
+			continue
+		}
+		plain := rt.runWith(runOpts{noRSS: true}, rt.bin, "--root", rt.root, "run", "--bundle", b.bundles.run, id+"-plain")
+		if plain.err != nil {
+			a.failures = append(a.failures, plain.err.Error())
+			rt.forceDelete(id + "-plain")
+		}
+		if !measured {
+			continue
+		}
+		marks, err := readMarks(path)
+		if err != nil {
+			a.failures = append(a.failures, err.Error())
+			continue
+		}
+		marks = append([]mark{{t: res.start.UnixNano(), name: "bench fork"}}, marks...)
+		marks = append(marks, mark{t: res.end.UnixNano(), name: "bench reaped"})
+		a.add(marks)
+		a.totals = append(a.totals, ms(res.wall))
+		if plain.err == nil {
+			a.plain = append(a.plain, ms(plain.wall))
+		}
+	}
+	return a
+}
+
+func (a *anatomy) add(marks []mark) {
+	a.runs++
+	t0 := marks[0].t
+	for i := 1; i < len(marks); i++ {
+		m := marks[i]
+		a.spans[m.name] = append(a.spans[m.name], float64(m.t-marks[i-1].t)/1e6)
+		a.offsets[m.name] = append(a.offsets[m.name], float64(m.t-t0)/1e6)
+		if a.prev[m.name] == nil {
+			a.prev[m.name] = map[string]int{}
+		}
+		a.prev[m.name][marks[i-1].name]++
+	}
+}
+
+// report prints one row per mark in the order of their median offsets.
+func (a *anatomy) report(w io.Writer, crunNote string) {
+	fmt.Fprintf(w, "\nanatomy of `rung run` (/bin/true): N=%d profiled runs, median ms of each span\n", a.runs)
+	if a.runs == 0 {
+		fmt.Fprintln(w, "  no profiled run succeeded")
+	} else {
+		names := make([]string, 0, len(a.spans))
+		for name := range a.spans {
+			names = append(names, name)
+		}
+		sort.Slice(names, func(i, j int) bool { return median(a.offsets[names[i]]) < median(a.offsets[names[j]]) })
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "at ms\tspan ms\tp90\tmax\tmark (after the usual previous one)\twhat the span holds\t")
+		var sum float64
+		for _, name := range names {
+			s := a.spans[name]
+			sum += median(s)
+			label := name
+			if p := usualPrev(a.prev[name]); p != "" {
+				label = fmt.Sprintf("%s (after %s)", name, p)
+			}
+			if len(s) < a.runs {
+				label += fmt.Sprintf(" (n=%d)", len(s))
+			}
+			fmt.Fprintf(tw, "%.2f\t%.2f\t%.2f\t%.2f\t%s\t%s\t\n",
+				median(a.offsets[name]), median(s), percentile(s, 0.9), maxOf(s), label, markWhat[name])
+		}
+		tw.Flush()
+		fmt.Fprintf(w, "sum of span medians %.2f ms; profiled run median %.2f ms, unprofiled run (interleaved) median %.2f ms\n",
+			sum, medianOr(a.totals), medianOr(a.plain))
+	}
+	if crunNote != "" {
+		fmt.Fprintf(w, "crun: %s\n", crunNote)
+	}
+	for _, f := range a.failures {
+		fmt.Fprintf(w, "  profile failure: %s\n", f)
+	}
+}
+
+func usualPrev(m map[string]int) string {
+	best, n := "", 0
+	for k, v := range m {
+		if v > n || (v == n && k < best) {
+			best, n = k, v
+		}
+	}
+	return best
+}
+
+func medianOr(s []float64) float64 {
+	if len(s) == 0 {
+		return 0
+	}
+	return median(s)
+}
+
+// crunBreakdown says whether crun's debug log can break a run down: it
+// runs crun once with --debug and a JSON log and counts the timestamped
+// messages.
+func (b *bench) crunBreakdown(rt *runtime) string {
+	if rt.broken != "" {
+		return "unavailable"
+	}
+	log := filepath.Join(rt.work, "crun-debug.log")
+	id := "crun-debug"
+	res := rt.runWith(runOpts{noRSS: true}, rt.bin, "--debug", "--log=file:"+log, "--log-format=json",
+		"--root", rt.root, "run", "--bundle", b.bundles.run, id)
+	if res.err != nil {
+		rt.forceDelete(id)
+		return fmt.Sprintf("debug run failed: %v", res.err)
+	}
+	data, _ := os.ReadFile(log)
+	n := strings.Count(string(data), `"time"`)
+	if n < 2 {
+		return fmt.Sprintf("cannot be broken down: `crun --debug --log=file:... --log-format=json run` "+
+			"logs %d timestamped messages for a run (%s), not one per phase", n, rt.version)
+	}
+	return fmt.Sprintf("its debug log has %d timestamped messages per run; not parsed into phases here", n)
+}
