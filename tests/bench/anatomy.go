@@ -58,6 +58,32 @@ var markWhat = map[string]string{
 	"nsexec go-init":             "exec helper: Go runtime start",
 }
 
+// markGroup puts each span in one of the parts issue 14 names, so that
+// the anatomy also reads as a handful of totals. A span is attributed to
+// the mark it ends at: while init starts, the runtime attaches the cgroup,
+// and the timeline gives each moment to whichever finished next.
+var markGroup = map[string]string{
+	"rung go-init": "rung start: exec, ld.so, Go runtime, package init", "rung main": "rung start: exec, ld.so, Go runtime, package init",
+	"rung config-loaded": "config load + validate (cli included)", "rung config-validated": "config load + validate (cli included)",
+	"rung cgroup-prepared": "state dir, cgroup prepare + attach", "rung cgroup-applied": "state dir, cgroup prepare + attach",
+	"rung init-spawn": "clone(namespaces) + exec of init, fifo, sealed exe", "rung init-execd": "clone(namespaces) + exec of init, fifo, sealed exe",
+	"init go-init": "init start: ld.so, Go runtime, package init", "init main": "init start: ld.so, Go runtime, package init",
+	"rung config-sent": "parent<->init round trips, JSON", "init config-received": "parent<->init round trips, JSON",
+	"rung init-ready": "parent<->init round trips, JSON", "rung init-released": "parent<->init round trips, JSON",
+	"init released": "parent<->init round trips, JSON", "rung start-fifo": "parent<->init round trips, JSON", "init started": "parent<->init round trips, JSON",
+	"init rootfs-bound": "rootfs + mounts + masked paths", "init mounts": "rootfs + mounts + masked paths",
+	"init devices": "rootfs + mounts + masked paths", "init createContainer-hooks": "rootfs + mounts + masked paths",
+	"init masked-paths":     "rootfs + mounts + masked paths",
+	"init pivot_root":       "pivot_root",
+	"init seccomp-compiled": "seccomp compile + load", "init seccomp-loaded": "seccomp compile + load",
+	"init procfs-caps": "process attributes, credentials", "init process-attrs": "process attributes, credentials",
+	"init ready": "process attributes, credentials", "init exec": "process attributes, credentials",
+	"rung namespaces-verified": "verify namespaces, write state", "rung state-written": "verify namespaces, write state",
+	"rung user-execd": "execve of the user process",
+	"rung exited":     "user process runs + exits, reap",
+	"rung deleted":    "delete + rung exit", "bench reaped": "delete + rung exit",
+}
+
 type mark struct {
 	t    int64 // unix ns
 	name string
@@ -92,8 +118,9 @@ type anatomy struct {
 	spans    map[string][]float64 // mark -> ms since the previous mark
 	offsets  map[string][]float64 // mark -> ms since bench fork
 	prev     map[string]map[string]int
-	totals   []float64 // profiled runs' wall time
-	plain    []float64 // unprofiled runs interleaved with them
+	groups   map[string][]float64 // group -> ms per run
+	totals   []float64            // profiled runs' wall time
+	plain    []float64            // unprofiled runs interleaved with them
 	failures []string
 }
 
@@ -101,7 +128,7 @@ type anatomy struct {
 // each followed by one run without it (the profile's own cost shows as
 // the difference of the two totals).
 func (b *bench) profile(rt *runtime, n, warmup int) *anatomy {
-	a := &anatomy{spans: map[string][]float64{}, offsets: map[string][]float64{}, prev: map[string]map[string]int{}}
+	a := &anatomy{groups: map[string][]float64{}, spans: map[string][]float64{}, offsets: map[string][]float64{}, prev: map[string]map[string]int{}}
 	for i := 0; i < warmup+n; i++ {
 		measured := i >= warmup
 		path := filepath.Join(rt.work, fmt.Sprintf("profile-%d", i))
@@ -140,8 +167,19 @@ func (b *bench) profile(rt *runtime, n, warmup int) *anatomy {
 func (a *anatomy) add(marks []mark) {
 	a.runs++
 	t0 := marks[0].t
+	group := map[string]float64{}
+	defer func() {
+		for g, v := range group {
+			a.groups[g] = append(a.groups[g], v)
+		}
+	}()
 	for i := 1; i < len(marks); i++ {
 		m := marks[i]
+		g := markGroup[m.name]
+		if g == "" {
+			g = "other"
+		}
+		group[g] += float64(m.t-marks[i-1].t) / 1e6
 		a.spans[m.name] = append(a.spans[m.name], float64(m.t-marks[i-1].t)/1e6)
 		a.offsets[m.name] = append(a.offsets[m.name], float64(m.t-t0)/1e6)
 		if a.prev[m.name] == nil {
@@ -163,7 +201,7 @@ func (a *anatomy) report(w io.Writer, crunNote string) {
 		}
 		sort.Slice(names, func(i, j int) bool { return median(a.offsets[names[i]]) < median(a.offsets[names[j]]) })
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "at ms\tspan ms\tp90\tmax\tmark (after the usual previous one)\twhat the span holds\t")
+		fmt.Fprintln(tw, "at ms\tspan ms\tmin\tp90\tmax\tmark (after the usual previous one)\twhat the span holds\t")
 		var sum float64
 		for _, name := range names {
 			s := a.spans[name]
@@ -175,12 +213,26 @@ func (a *anatomy) report(w io.Writer, crunNote string) {
 			if len(s) < a.runs {
 				label += fmt.Sprintf(" (n=%d)", len(s))
 			}
-			fmt.Fprintf(tw, "%.2f\t%.2f\t%.2f\t%.2f\t%s\t%s\t\n",
-				median(a.offsets[name]), median(s), percentile(s, 0.9), maxOf(s), label, markWhat[name])
+			fmt.Fprintf(tw, "%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t%s\t\n",
+				median(a.offsets[name]), median(s), minOf(s), percentile(s, 0.9), maxOf(s), label, markWhat[name])
 		}
 		tw.Flush()
 		fmt.Fprintf(w, "sum of span medians %.2f ms; profiled run median %.2f ms, unprofiled run (interleaved) median %.2f ms\n",
 			sum, medianOr(a.totals), medianOr(a.plain))
+
+		// The same spans summed per run by part, then the median over runs.
+		groups := make([]string, 0, len(a.groups))
+		for g := range a.groups {
+			groups = append(groups, g)
+		}
+		sort.Slice(groups, func(i, j int) bool { return median(a.groups[groups[i]]) > median(a.groups[groups[j]]) })
+		fmt.Fprintln(w, "\nby part (per-run sums of the spans above; median, min, p90 ms; share of the median run)")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, g := range groups {
+			v := a.groups[g]
+			fmt.Fprintf(tw, "%.2f\t%.2f\t%.2f\t%.0f%%\t%s\t\n", median(v), minOf(v), percentile(v, 0.9), 100*median(v)/medianOr(a.totals), g)
+		}
+		tw.Flush()
 	}
 	if crunNote != "" {
 		fmt.Fprintf(w, "crun: %s\n", crunNote)
