@@ -127,20 +127,20 @@ type anatomy struct {
 // profile runs `rung run` n times with RUNG_PROFILE set, after warm-up,
 // each followed by one run without it (the profile's own cost shows as
 // the difference of the two totals).
-func (b *bench) profile(rt *runtime, n, warmup int) *anatomy {
+func (b *bench) profile(rt *runtime, bundle string, n, warmup int) *anatomy {
 	a := &anatomy{groups: map[string][]float64{}, spans: map[string][]float64{}, offsets: map[string][]float64{}, prev: map[string]map[string]int{}}
 	for i := 0; i < warmup+n; i++ {
 		measured := i >= warmup
-		path := filepath.Join(rt.work, fmt.Sprintf("profile-%d", i))
+		path := filepath.Join(rt.work, fmt.Sprintf("profile-%s-%d", filepath.Base(bundle), i))
 		id := fmt.Sprintf("prof-%d", i)
 		res := rt.runWith(runOpts{env: []string{"RUNG_PROFILE=" + path}, noRSS: true},
-			rt.bin, "--root", rt.root, "run", "--bundle", b.bundles.run, id)
+			rt.bin, "--root", rt.root, "run", "--bundle", bundle, id)
 		if res.err != nil {
 			a.failures = append(a.failures, res.err.Error())
 			rt.forceDelete(id)
 			continue
 		}
-		plain := rt.runWith(runOpts{noRSS: true}, rt.bin, "--root", rt.root, "run", "--bundle", b.bundles.run, id+"-plain")
+		plain := rt.runWith(runOpts{noRSS: true}, rt.bin, "--root", rt.root, "run", "--bundle", bundle, id+"-plain")
 		if plain.err != nil {
 			a.failures = append(a.failures, plain.err.Error())
 			rt.forceDelete(id + "-plain")
@@ -190,8 +190,9 @@ func (a *anatomy) add(marks []mark) {
 }
 
 // report prints one row per mark in the order of their median offsets.
-func (a *anatomy) report(w io.Writer, crunNote string) {
-	fmt.Fprintf(w, "\nanatomy of `rung run` (/bin/true): N=%d profiled runs, median ms of each span\n", a.runs)
+// With brief, only the totals by part.
+func (a *anatomy) report(w io.Writer, what string, brief bool, crunNote string) {
+	fmt.Fprintf(w, "\nanatomy of %s: N=%d profiled runs, median ms of each span\n", what, a.runs)
 	if a.runs == 0 {
 		fmt.Fprintln(w, "  no profiled run succeeded")
 	} else {
@@ -200,7 +201,10 @@ func (a *anatomy) report(w io.Writer, crunNote string) {
 			names = append(names, name)
 		}
 		sort.Slice(names, func(i, j int) bool { return median(a.offsets[names[i]]) < median(a.offsets[names[j]]) })
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		tw := tabwriter.NewWriter(io.Discard, 0, 0, 2, ' ', 0)
+		if !brief {
+			tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		}
 		fmt.Fprintln(tw, "at ms\tspan ms\tmin\tp90\tmax\tmark (after the usual previous one)\twhat the span holds\t")
 		var sum float64
 		for _, name := range names {
@@ -226,11 +230,15 @@ func (a *anatomy) report(w io.Writer, crunNote string) {
 			groups = append(groups, g)
 		}
 		sort.Slice(groups, func(i, j int) bool { return median(a.groups[groups[i]]) > median(a.groups[groups[j]]) })
-		fmt.Fprintln(w, "\nby part (per-run sums of the spans above; median, min, p90 ms; share of the median run)")
+		var parts float64
+		for _, g := range groups {
+			parts += median(a.groups[g])
+		}
+		fmt.Fprintf(w, "\nby part (per-run sums of the spans; median, min, p90 ms; share of the %.2f ms the part medians add up to)\n", parts)
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, g := range groups {
 			v := a.groups[g]
-			fmt.Fprintf(tw, "%.2f\t%.2f\t%.2f\t%.0f%%\t%s\t\n", median(v), minOf(v), percentile(v, 0.9), 100*median(v)/medianOr(a.totals), g)
+			fmt.Fprintf(tw, "%.2f\t%.2f\t%.2f\t%.0f%%\t%s\t\n", median(v), minOf(v), percentile(v, 0.9), 100*median(v)/parts, g)
 		}
 		tw.Flush()
 	}

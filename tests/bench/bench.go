@@ -11,6 +11,7 @@ import (
 const (
 	opRun        = "run"
 	opRunIdle    = "run-after-idle"
+	opRunSecc    = "run-seccomp"
 	opCreate     = "create"
 	opStart      = "start"
 	opState      = "state"
@@ -28,7 +29,7 @@ const (
 )
 
 var ops = []string{
-	opRun, opRunIdle, opCreate, opStart, opState, opExec, opKill, opDelete,
+	opRun, opRunIdle, opRunSecc, opCreate, opStart, opState, opExec, opKill, opDelete,
 	opTput1, opTput8,
 	opCreateRSS, opRunRSS, opExecRSS, opStateRSS, opParkedRSS, opParkedAnon,
 }
@@ -120,6 +121,16 @@ func (b *bench) iteration(rt *runtime, tag string, measured bool) {
 	} else {
 		rec(opRun, ms(res.wall))
 		b.recordRSS(rt, opRunRSS, res, rec)
+	}
+
+	if b.bundles.seccomp != "" {
+		id := "seccomp-" + tag
+		if res := rt.exec("run", "--bundle", b.bundles.seccomp, id); res.err != nil {
+			fail(res.err)
+			rt.forceDelete(id)
+		} else {
+			rec(opRunSecc, ms(res.wall))
+		}
 	}
 
 	cycleID := "cycle-" + tag

@@ -125,11 +125,17 @@ func benchmark(ctx context.Context, out io.Writer, work string, cfg config) int 
 	if cfg.tputRounds > 0 {
 		b.throughput(ctx, cfg.tputRounds, cfg.tputPerStream)
 	}
-	var anat *anatomy
+	if bundles.seccompErr != nil {
+		b.notes = append(b.notes, fmt.Sprintf("no run-seccomp row: %v (make deps installs podman, whose containers-common has it)", bundles.seccompErr))
+	}
+	var anat, anatSecc *anatomy
 	crunNote := ""
 	if cfg.profile > 0 && ctx.Err() == nil {
 		if rt := b.runtimes[0]; rt.broken == "" {
-			anat = b.profile(rt, cfg.profile, 2)
+			anat = b.profile(rt, b.bundles.run, cfg.profile, 2)
+			if b.bundles.seccomp != "" {
+				anatSecc = b.profile(rt, b.bundles.seccomp, cfg.profile, 2)
+			}
 		}
 		crunNote = b.crunBreakdown(b.runtimes[2])
 	}
@@ -139,7 +145,10 @@ func benchmark(ctx context.Context, out io.Writer, work string, cfg config) int 
 	}
 	b.report(out, n, warmup)
 	if anat != nil {
-		anat.report(out, crunNote)
+		anat.report(out, "`rung run` (/bin/true)", false, crunNote)
+	}
+	if anatSecc != nil {
+		anatSecc.report(out, "`rung run` (/bin/true) with podman's default seccomp profile", true, "")
 	}
 	return 0
 }
