@@ -18,6 +18,9 @@ const (
 	opExec       = "exec"
 	opKill       = "kill"
 	opDelete     = "delete"
+	opRunCPU     = "run-CPU"
+	opCreateCPU  = "create-CPU"
+	opExecCPU    = "exec-CPU"
 	opTput1      = "throughput-1"
 	opTput8      = "throughput-8"
 	opCreateRSS  = "create-peak-RSS"
@@ -30,6 +33,7 @@ const (
 
 var ops = []string{
 	opRun, opRunIdle, opRunSecc, opCreate, opStart, opState, opExec, opKill, opDelete,
+	opRunCPU, opCreateCPU, opExecCPU,
 	opTput1, opTput8,
 	opCreateRSS, opRunRSS, opExecRSS, opStateRSS, opParkedRSS, opParkedAnon,
 }
@@ -47,6 +51,9 @@ func unit(op string) string {
 		return "KiB"
 	case opTput1, opTput8:
 		return "ctr/s"
+	case opRunCPU, opCreateCPU, opExecCPU:
+		// CPU time: less at the mercy of a busy machine than wall time.
+		return "ms CPU"
 	}
 	return "ms"
 }
@@ -120,6 +127,7 @@ func (b *bench) iteration(rt *runtime, tag string, measured bool) {
 		rt.forceDelete(runID)
 	} else {
 		rec(opRun, ms(res.wall))
+		rec(opRunCPU, ms(res.cpu))
 		b.recordRSS(rt, opRunRSS, res, rec)
 	}
 
@@ -167,6 +175,7 @@ func (b *bench) cycle(rt *runtime, id string, rec func(string, float64)) error {
 		return res.err
 	}
 	rec(opCreate, ms(res.wall))
+	rec(opCreateCPU, ms(res.cpu))
 	b.recordRSS(rt, opCreateRSS, res, rec)
 
 	// The parked init: runc's is `runc init`, crun's is crun's own
@@ -201,6 +210,7 @@ func (b *bench) cycle(rt *runtime, id string, rec func(string, float64)) error {
 		return res.err
 	}
 	rec(opExec, ms(res.wall))
+	rec(opExecCPU, ms(res.cpu))
 	b.recordRSS(rt, opExecRSS, res, rec)
 
 	if res = rt.exec("kill", id, "KILL"); res.err != nil {

@@ -37,7 +37,9 @@ func (b *bench) report(w io.Writer, n, warmup int) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "(ratio < 1: rung is faster / lighter, except throughput (containers per second, create+start+delete -f"+
-		" streams, 1 or 8 in flight): there > 1 is better; (n=K): only K of the N samples succeeded)")
+		" streams, 1 or 8 in flight): there > 1 is better;"+
+		" ms CPU: user+system time of the command and the children it reaped (a run's init and container process; not a created container's init);"+
+		" (n=K): only K of the N samples succeeded)")
 
 	// The spread of every series: the machine's noise, shown rather than
 	// averaged away.
@@ -83,7 +85,7 @@ func (b *bench) report(w io.Writer, n, warmup int) {
 	fmt.Fprintln(w)
 	for _, op := range ops {
 		m := b.medians(op)
-		suffix := map[string]string{"ms": "_ms", "KiB": "_kib", "ctr/s": "_ctr_per_s"}[unit(op)]
+		suffix := map[string]string{"ms": "_ms", "ms CPU": "_cpu_ms", "KiB": "_kib", "ctr/s": "_ctr_per_s"}[unit(op)]
 		fields := []string{"BENCH", "op=" + op}
 		for _, rt := range b.runtimes {
 			fields = append(fields, rt.name+suffix+"="+value(op, m[rt.name], "NA"))

@@ -41,9 +41,10 @@ type runner struct {
 // result is one finished runtime command.
 type result struct {
 	wall       time.Duration
-	start, end time.Time // wall-clock ends of the timed span
-	maxRSS     int64     // KiB, peak of the runtime process itself
-	rssErr     error     // maxRSS could not be measured
+	start, end time.Time     // wall-clock ends of the timed span
+	cpu        time.Duration // user+system time of the command and the children it reaped
+	maxRSS     int64         // KiB, peak of the runtime process itself
+	rssErr     error         // maxRSS could not be measured
 	stdout     string
 	err        error // with the command's stderr in it
 }
@@ -96,6 +97,9 @@ func (r *runner) runWith(o runOpts, bin string, args ...string) result {
 	err = cmd.Run()
 	end := time.Now()
 	res := result{wall: end.Sub(start), start: start, end: end}
+	if cmd.ProcessState != nil {
+		res.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
 	if !o.noRSS {
 		res.maxRSS, res.rssErr = r.peakRSS(cmd)
 	}
