@@ -84,6 +84,20 @@ var markGroup = map[string]string{
 	"rung deleted":    "delete + rung exit", "bench reaped": "delete + rung exit",
 }
 
+// intervals are durations between two marks, whatever ran meanwhile:
+// where the timeline overlaps (init starts while rung attaches the
+// cgroup), they show what a cut would expose behind it.
+var intervals = []struct{ label, from, to string }{
+	{"rung: fork to main (exec, ld.so, Go runtime, package init)", "bench fork", "rung main"},
+	{"rung: cgroup attach alone (applyCgroup)", "rung init-execd", "rung cgroup-applied"},
+	{"init: clone+exec to main (overlaps the attach)", "rung init-spawn", "init main"},
+	{"config to init: rung encodes, init decodes", "rung cgroup-applied", "init config-received"},
+	{"init: seccomp compile alone", "init procfs-caps", "init seccomp-compiled"},
+	{"init: config received to ready (all of setup)", "init config-received", "init ready"},
+	{"user process: init's exec to rung seeing it", "init exec", "rung user-execd"},
+	{"create part of run: fork to init released", "bench fork", "rung init-released"},
+}
+
 type mark struct {
 	t    int64 // unix ns
 	name string
@@ -119,6 +133,7 @@ type anatomy struct {
 	offsets  map[string][]float64 // mark -> ms since bench fork
 	prev     map[string]map[string]int
 	groups   map[string][]float64 // group -> ms per run
+	between  map[string][]float64 // interval label -> ms per run
 	totals   []float64            // profiled runs' wall time
 	plain    []float64            // unprofiled runs interleaved with them
 	failures []string
@@ -128,7 +143,7 @@ type anatomy struct {
 // each followed by one run without it (the profile's own cost shows as
 // the difference of the two totals).
 func (b *bench) profile(rt *runtime, bundle string, n, warmup int) *anatomy {
-	a := &anatomy{groups: map[string][]float64{}, spans: map[string][]float64{}, offsets: map[string][]float64{}, prev: map[string]map[string]int{}}
+	a := &anatomy{between: map[string][]float64{}, groups: map[string][]float64{}, spans: map[string][]float64{}, offsets: map[string][]float64{}, prev: map[string]map[string]int{}}
 	for i := 0; i < warmup+n; i++ {
 		measured := i >= warmup
 		path := filepath.Join(rt.work, fmt.Sprintf("profile-%s-%d", filepath.Base(bundle), i))
@@ -167,6 +182,17 @@ func (b *bench) profile(rt *runtime, bundle string, n, warmup int) *anatomy {
 func (a *anatomy) add(marks []mark) {
 	a.runs++
 	t0 := marks[0].t
+	at := map[string]int64{}
+	for _, m := range marks {
+		at[m.name] = m.t
+	}
+	for _, iv := range intervals {
+		from, ok1 := at[iv.from]
+		to, ok2 := at[iv.to]
+		if ok1 && ok2 {
+			a.between[iv.label] = append(a.between[iv.label], float64(to-from)/1e6)
+		}
+	}
 	group := map[string]float64{}
 	defer func() {
 		for g, v := range group {
@@ -239,6 +265,15 @@ func (a *anatomy) report(w io.Writer, what string, brief bool, crunNote string) 
 		for _, g := range groups {
 			v := a.groups[g]
 			fmt.Fprintf(tw, "%.2f\t%.2f\t%.2f\t%.0f%%\t%s\t\n", median(v), minOf(v), percentile(v, 0.9), 100*median(v)/parts, g)
+		}
+		tw.Flush()
+
+		fmt.Fprintln(w, "\nintervals between two marks, whatever else ran meanwhile (median, min, p90 ms)")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, iv := range intervals {
+			if v := a.between[iv.label]; len(v) > 0 {
+				fmt.Fprintf(tw, "%.2f\t%.2f\t%.2f\t%s\t\n", median(v), minOf(v), percentile(v, 0.9), iv.label)
+			}
 		}
 		tw.Flush()
 	}
