@@ -19,6 +19,7 @@ const (
 	opKill       = "kill"
 	opDelete     = "delete"
 	opRunCPU     = "run-CPU"
+	opSeccCPU    = "run-seccomp-CPU"
 	opCreateCPU  = "create-CPU"
 	opExecCPU    = "exec-CPU"
 	opTput1      = "throughput-1"
@@ -33,7 +34,7 @@ const (
 
 var ops = []string{
 	opRun, opRunIdle, opRunSecc, opCreate, opStart, opState, opExec, opKill, opDelete,
-	opRunCPU, opCreateCPU, opExecCPU,
+	opRunCPU, opSeccCPU, opCreateCPU, opExecCPU,
 	opTput1, opTput8,
 	opCreateRSS, opRunRSS, opExecRSS, opStateRSS, opParkedRSS, opParkedAnon,
 }
@@ -51,7 +52,7 @@ func unit(op string) string {
 		return "KiB"
 	case opTput1, opTput8:
 		return "ctr/s"
-	case opRunCPU, opCreateCPU, opExecCPU:
+	case opRunCPU, opSeccCPU, opCreateCPU, opExecCPU:
 		// CPU time: less at the mercy of a busy machine than wall time.
 		return "ms CPU"
 	}
@@ -138,6 +139,7 @@ func (b *bench) iteration(rt *runtime, tag string, measured bool) {
 			rt.forceDelete(id)
 		} else {
 			rec(opRunSecc, ms(res.wall))
+			rec(opSeccCPU, ms(res.cpu))
 		}
 	}
 
