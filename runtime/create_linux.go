@@ -389,7 +389,11 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 		// start-up and keep them open in init, inside the container.
 		"GODEBUG=containermaxprocs=0,updatemaxprocs=0",
 	}
-	env = append(env, phase.ChildEnv()...)
+	if len(joins) == 0 {
+		// init opens the profile by path: only where that resolves in
+		// the host's tree, never inside a joined mount namespace.
+		env = append(env, phase.ChildEnv()...)
+	}
 	if console != nil {
 		extra = append(extra, console)
 		consoleFd = 3 + len(extra) - 1

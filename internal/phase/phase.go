@@ -11,6 +11,10 @@
 // because it compares across processes; over a few milliseconds a clock
 // step is unlikely and would show as a wild outlier.
 //
+// The runtime hands the setting to init only when init joins no
+// namespace (the constructor would enter them before this package opens
+// the file), and never to exec's helper, which runs inside the container.
+//
 // When RUNG_PROFILE is unset the whole cost is one getenv at package
 // init and a compare per Mark: no syscall, no allocation.
 package phase
