@@ -17,6 +17,7 @@ import (
 
 	"github.com/rungrt/rung/hostcheck"
 	"github.com/rungrt/rung/initproc"
+	"github.com/rungrt/rung/internal/phase"
 	"github.com/rungrt/rung/runtime"
 )
 
@@ -29,6 +30,7 @@ rung builds containers from OCI bundles, as runc does, and reads every
 container's namespace set as a rung: none, standard, strict or quantum.`
 
 func main() {
+	phase.Mark("main")
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		initproc.Main() // never returns
 	}

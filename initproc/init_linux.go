@@ -11,6 +11,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/rungrt/rung/internal/phase"
 	"github.com/rungrt/rung/libns"
 )
 
@@ -40,11 +41,13 @@ func Main() {
 	if err := dec.Decode(&cfg); err != nil {
 		os.Exit(1) // the runtime went away before sending a config
 	}
+	phase.Mark("config-received")
 	exe, err := setup(&cfg, func() error { return runtimeHooks(&cfg, enc, dec) })
 	if err != nil {
 		_ = enc.Encode(Reply{Error: err.Error()})
 		os.Exit(1)
 	}
+	phase.Mark("ready")
 	if err := enc.Encode(Reply{Ready: true, Warnings: exe.warnings, Notes: exe.notes}); err != nil {
 		os.Exit(1)
 	}
@@ -52,11 +55,13 @@ func Main() {
 	if err := dec.Decode(&c); err != nil || !c.Commit {
 		os.Exit(1) // the runtime died or gave up: run nothing
 	}
+	phase.Mark("released")
 	sync.Close()
 	if err := exe.waitForStart(); err != nil {
 		fmt.Fprintf(os.Stderr, "rung init: %v\n", err)
 		os.Exit(1)
 	}
+	phase.Mark("started")
 	if h := cfg.Spec.Hooks; h != nil && len(h.StartContainer) > 0 {
 		exe.startHooks, exe.hookState = h.StartContainer, cfg.hookState(specs.StateCreated)
 	}
@@ -163,10 +168,12 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 	if err != nil {
 		return nil, err
 	}
+	phase.Mark("procfs-caps")
 	filter, err := buildSeccomp(s.Linux.Seccomp)
 	if err != nil {
 		return nil, err
 	}
+	phase.Mark("seccomp-compiled")
 	if created.Has(libns.Time) {
 		// As with the cgroup namespace, this thread's children (and its
 		// exec) enter the new time namespace; its offsets must be written
@@ -183,6 +190,7 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 	if err := setupRootfs(cfg, ns, beforePivot); err != nil {
 		return nil, err
 	}
+	phase.Mark("masked-paths")
 	if s.Process.Terminal {
 		if cfg.ConsoleFd == 0 {
 			return nil, errors.New("process.terminal: no console socket")
@@ -246,6 +254,7 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 		}
 		exe.seccomp, exe.seccompLoaded = nil, true
 	}
+	phase.Mark("process-attrs")
 	exe.warnings, exe.notes, err = setupCredentials(s.Process, caps)
 	if err != nil {
 		return nil, err
@@ -306,6 +315,7 @@ func (e *execution) exec() error {
 		if err := e.seccomp.Load(); err != nil {
 			return fmt.Errorf("linux.seccomp: load filter: %w", err)
 		}
+		phase.Mark("seccomp-loaded")
 	}
 	// The runtime spec runs startContainer hooks in the container, and
 	// runc runs them under its seccomp filter: a hook from the image gets
@@ -316,6 +326,7 @@ func (e *execution) exec() error {
 			return hookError{err}
 		}
 	}
+	phase.Mark("exec")
 	err := syscall.Exec(e.path, e.args, e.env)
 	return fmt.Errorf("exec %s: %w", e.path, err)
 }

@@ -12,6 +12,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/rungrt/rung/internal/phase"
 	"github.com/rungrt/rung/libns"
 )
 
@@ -38,6 +39,7 @@ func setupRootfs(cfg *Config, ns libns.Set, beforePivot func() error) error {
 			return fmt.Errorf("bind rootfs %s: %w", cfg.Rootfs, err)
 		}
 	}
+	phase.Mark("rootfs-bound")
 	root, err := os.OpenFile(cfg.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open rootfs: %w", err)
@@ -74,6 +76,7 @@ func setupRootfs(cfg *Config, ns libns.Set, beforePivot func() error) error {
 			return fmt.Errorf("mounts[%d] (%s on %s): %w", i, m.Type, m.Destination, err)
 		}
 	}
+	phase.Mark("mounts")
 	// A bound /dev tree (the host's, say) brings its own nodes: as with
 	// runc nothing is added, which would write to the bind's source.
 	if !devBind {
@@ -86,9 +89,11 @@ func setupRootfs(cfg *Config, ns libns.Set, beforePivot func() error) error {
 	} else {
 		cwd.Close()
 	}
+	phase.Mark("devices")
 	if err := beforePivot(); err != nil {
 		return err
 	}
+	phase.Mark("createContainer-hooks")
 	switch {
 	case hostNS:
 		// pivot_root would swap the host's own root: chroot instead.
@@ -106,6 +111,7 @@ func setupRootfs(cfg *Config, ns libns.Set, beforePivot func() error) error {
 	if err != nil {
 		return err
 	}
+	phase.Mark("pivot_root")
 	if p := s.Linux.RootfsPropagation; p != "" {
 		flag, ok := propagationOpts[p]
 		if !ok {

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rungrt/rung/initproc"
+	"github.com/rungrt/rung/internal/phase"
 	"github.com/rungrt/rung/libns"
 	"github.com/rungrt/rung/spec"
 )
@@ -78,6 +79,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if err != nil {
 		return nil, err
 	}
+	phase.Mark("config-loaded")
 	plan, err := spec.Validate(s, bundle)
 	if err != nil {
 		return nil, err
@@ -115,6 +117,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		}
 	}
 
+	phase.Mark("config-validated")
 	if err := os.MkdirAll(o.Root, 0o700); err != nil {
 		return nil, fmt.Errorf("create state root: %w", err)
 	}
@@ -210,6 +213,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if cgDir != nil {
 		defer cgDir.Close()
 	}
+	phase.Mark("cgroup-prepared")
 	preserved := preservedFiles(o.PreserveFds)
 	pid, sync, consoleFd, childPreserved, err := startInit(s, plan, joins, consoleFile, preserved, bundle, dir, cgDir)
 	if err != nil {
@@ -228,6 +232,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if err := applyCgroup(cg, cgConf, joinPid, kernelTCP); err != nil {
 		return nil, err
 	}
+	phase.Mark("cgroup-applied")
 	killPoint("cgroup")
 	// Hooks during create see "created", as runc and crun pass it and the
 	// runtime-tools hook tests expect.
@@ -235,6 +240,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if err := sendConfig(sync, s, plan, isolated, o, bundle, hookState, consoleFd, childPreserved, hostRootMnt, selinuxOn); err != nil {
 		return nil, err
 	}
+	phase.Mark("config-sent")
 	dec, enc := json.NewDecoder(sync), json.NewEncoder(sync)
 	var reply initproc.Reply
 	for {
@@ -255,6 +261,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 			return nil, fmt.Errorf("resume init: %w", err)
 		}
 	}
+	phase.Mark("init-ready")
 	for _, w := range reply.Warnings {
 		logrus.Warn(w)
 	}
@@ -269,6 +276,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if err := libns.VerifyJoined(pid, joins); err != nil {
 		return nil, err
 	}
+	phase.Mark("namespaces-verified")
 	st, err := readProcStat(pid)
 	if err != nil {
 		return nil, fmt.Errorf("read init process: %w", err)
@@ -295,6 +303,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if err := writeRecord(dir, rec); err != nil {
 		return nil, err
 	}
+	phase.Mark("state-written")
 	if o.PidFile != "" {
 		if err := writeFileAtomic(o.PidFile, []byte(strconv.Itoa(pid)), 0o644); err != nil {
 			return nil, fmt.Errorf("write pid file: %w", err)
@@ -308,6 +317,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if err := enc.Encode(initproc.Commit{Commit: true}); err != nil {
 		return nil, fmt.Errorf("release init: %w", err)
 	}
+	phase.Mark("init-released")
 	return &CreatedContainer{Container: &Container{root: o.Root, dir: dir, Rec: rec}, tty: tty}, nil
 }
 
@@ -390,6 +400,11 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 		// start-up and keep them open in init, inside the container.
 		"GODEBUG=containermaxprocs=0,updatemaxprocs=0",
 	}
+	if len(joins) == 0 {
+		// init opens the profile by path: only where that resolves in
+		// the host's tree, never inside a joined mount namespace.
+		env = append(env, phase.ChildEnv()...)
+	}
 	if console != nil {
 		extra = append(extra, console)
 		consoleFd = 3 + len(extra) - 1
@@ -438,7 +453,9 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 	}
 	// The clone happens on this thread; keep it from being reused mid-way.
 	goruntime.LockOSThread()
+	phase.Mark("init-spawn")
 	err = cmd.Start()
+	phase.Mark("init-execd")
 	goruntime.UnlockOSThread()
 	pidW.Close()
 	if err != nil {
