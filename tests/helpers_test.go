@@ -104,6 +104,9 @@ func (e *env) bundle(name, rung string, edit func(s *specs.Spec)) string {
 		e.t.Fatalf("rung spec: %s", r.stderr)
 	}
 	e.editSpec(b, func(s *specs.Spec) {
+		// The template asks for a terminal, as runc's does; the tests run
+		// on plain stdio unless they ask for one.
+		s.Process.Terminal = false
 		s.Process.Env = append(s.Process.Env, markerVar+"="+e.dir)
 		if edit != nil {
 			edit(s)

@@ -1,0 +1,171 @@
+package tests
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Side-by-side tests against runc (Debian's, which `make deps` installs):
+// the same command on the same bundle, compared by exit code and effect.
+
+// runc runs runc with a state root of its own under the env's directory.
+// Its containers are deleted when the test ends.
+func (e *env) runc(args ...string) result {
+	e.t.Helper()
+	bin, err := exec.LookPath("runc")
+	if err != nil {
+		e.t.Fatal("runc is the reference and is missing: apt-get install runc (make deps does)")
+	}
+	root := filepath.Join(e.dir, "runc-state")
+	if _, err := os.Stat(root); os.IsNotExist(err) {
+		e.t.Cleanup(func() {
+			out, _ := exec.Command(bin, "--root", root, "list", "-q").Output()
+			for _, id := range strings.Fields(string(out)) {
+				exec.Command(bin, "--root", root, "delete", "--force", id).Run()
+			}
+		})
+	}
+	return run(exec.Command(bin, append([]string{"--root", root}, args...)...))
+}
+
+// both runs the same command with rung and with runc. An argument "ID"
+// becomes id-rung and id-runc: each runtime names its default cgroup
+// after the container, under the caller's cgroup, so the two must differ.
+func (e *env) both(id string, args ...string) (rung, runc result) {
+	e.t.Helper()
+	with := func(rt string) []string {
+		out := append([]string{}, args...)
+		for i, a := range out {
+			if a == "ID" {
+				out[i] = id + "-" + rt
+			}
+		}
+		return out
+	}
+	return e.rung(with("rung")...), e.runc(with("runc")...)
+}
+
+func readJSONMap(t *testing.T, path string) map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return m
+}
+
+// `rung spec` writes runc's template, field by field: only ociVersion
+// (the spec version each implements) and the hostname (each runtime's
+// name) may differ. `--isolation` keeps the ladder's namespace sets.
+func TestSpecMatchesRunc(t *testing.T) {
+	e := newEnv(t)
+	ours, theirs := filepath.Join(e.dir, "rung-spec"), filepath.Join(e.dir, "runc-spec")
+	os.MkdirAll(ours, 0o755)
+	os.MkdirAll(theirs, 0o755)
+	e.must("spec", "--bundle", ours)
+	if r := e.runc("spec", "--bundle", theirs); r.code != 0 {
+		t.Fatalf("runc spec: %s", r.stderr)
+	}
+	a, b := readJSONMap(t, filepath.Join(ours, "config.json")), readJSONMap(t, filepath.Join(theirs, "config.json"))
+	if a["hostname"] != "rung" || b["hostname"] != "runc" {
+		t.Errorf("hostnames %v and %v, want rung and runc", a["hostname"], b["hostname"])
+	}
+	for _, m := range []map[string]any{a, b} {
+		delete(m, "ociVersion")
+		delete(m, "hostname")
+	}
+	for k := range b {
+		if !reflect.DeepEqual(a[k], b[k]) {
+			ja, _ := json.MarshalIndent(a[k], "", " ")
+			jb, _ := json.MarshalIndent(b[k], "", " ")
+			t.Errorf("%s differs:\nrung: %s\nrunc: %s", k, ja, jb)
+		}
+	}
+	for k := range a {
+		if _, ok := b[k]; !ok {
+			t.Errorf("rung writes %s, runc does not", k)
+		}
+	}
+	if r := e.rung("spec", "--bundle", ours); r.code == 0 || !strings.Contains(r.stderr, "exists") {
+		t.Errorf("spec over an existing config.json: exit %d %s", r.code, r.stderr)
+	}
+
+	// --isolation: the ladder's set, the rest of the template as runc's.
+	iso := filepath.Join(e.dir, "iso")
+	os.MkdirAll(iso, 0o755)
+	e.must("spec", "--bundle", iso, "--isolation", "quantum")
+	var q specs.Spec
+	data, _ := os.ReadFile(filepath.Join(iso, "config.json"))
+	if err := json.Unmarshal(data, &q); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, ns := range q.Linux.Namespaces {
+		names = append(names, string(ns.Type))
+	}
+	if !strings.Contains(strings.Join(names, ","), "user") || !q.Process.Terminal {
+		t.Errorf("quantum template: namespaces %v, terminal %v", names, q.Process.Terminal)
+	}
+}
+
+// The everyday scripted sequence: spec, then run -d --console-socket,
+// with the template unedited (its `sh` waits on the terminal).
+func TestSpecThenRunWithConsoleSocket(t *testing.T) {
+	e := newEnv(t)
+	b := filepath.Join(e.dir, "b")
+	os.MkdirAll(b, 0o755)
+	if out, err := exec.Command("cp", "-a", rootfsTpl, filepath.Join(b, "rootfs")).CombinedOutput(); err != nil {
+		t.Fatalf("copy rootfs: %v %s", err, out)
+	}
+	e.must("spec", "--bundle", b)
+	for _, rt := range []struct {
+		name string
+		run  func(args ...string) result
+	}{{"rung", e.rung}, {"runc", e.runc}} {
+		dir := filepath.Join(e.dir, rt.name)
+		os.MkdirAll(dir, 0o755)
+		sock, masters := consoleSocket(t, dir)
+		id := "tty-" + rt.name
+		if r := rt.run("run", "-d", "--bundle", b, "--console-socket", sock, id); r.code != 0 {
+			t.Fatalf("%s run -d --console-socket on the default spec: exit %d: %s", rt.name, r.code, r.stderr)
+		}
+		select {
+		case m := <-masters:
+			if m == nil {
+				t.Fatalf("%s: no pty master", rt.name)
+			}
+			m.Close()
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: no pty master received", rt.name)
+		}
+		if r := rt.run("delete", "--force", id); r.code != 0 {
+			t.Fatalf("%s delete: %s", rt.name, r.stderr)
+		}
+	}
+	e.noLeftovers("tty-rung")
+}
+
+// runcWaitStopped polls runc's state of id until it reads stopped.
+func (e *env) runcWaitStopped(id string) {
+	e.t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if strings.Contains(e.runc("state", id).stdout, `"stopped"`) {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("runc container %s never stopped", id)
+		}
+	}
+}
