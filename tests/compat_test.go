@@ -157,6 +157,39 @@ func TestSpecThenRunWithConsoleSocket(t *testing.T) {
 	e.noLeftovers("tty-rung")
 }
 
+// `kill ID 0` asks whether the container runs, as with runc: exit 0 while
+// it runs, 1 once it has stopped; `kill --all ID 0` of a stopped one is 0.
+func TestKillSignalZero(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", "strict", sleeper)
+	if ours, theirs := e.both("k", "run", "-d", "--bundle", b, "ID"); ours.code != 0 || theirs.code != 0 {
+		t.Fatalf("run: rung %s, runc %s", ours.stderr, theirs.stderr)
+	}
+	check := func(what string, want int, args ...string) {
+		t.Helper()
+		ours, theirs := e.both("k", args...)
+		if theirs.code != want {
+			t.Fatalf("%s: runc exits %d (%s), the test expected %d", what, theirs.code, theirs.stderr, want)
+		}
+		if ours.code != theirs.code {
+			t.Errorf("%s: rung exits %d (%s), runc %d", what, ours.code, ours.stderr, theirs.code)
+		}
+	}
+	check("kill 0 of a running container", 0, "kill", "ID", "0")
+	check("kill --all 0 of a running container", 0, "kill", "--all", "ID", "0")
+	check("kill -1", 1, "kill", "ID", "-1")
+	e.both("k", "kill", "ID", "KILL")
+	e.waitStatus("k-rung", specs.StateStopped)
+	e.runcWaitStopped("k-runc")
+	check("kill 0 of a stopped container", 1, "kill", "ID", "0")
+	check("kill --all 0 of a stopped container", 0, "kill", "--all", "ID", "0")
+	if r := e.rung("kill", "k-rung", "0"); !strings.Contains(r.stderr, "container not running") {
+		t.Errorf("kill 0 of a stopped container: %q", r.stderr)
+	}
+	e.must("delete", "k-rung")
+	e.noLeftovers("k-rung")
+}
+
 // runcWaitStopped polls runc's state of id until it reads stopped.
 func (e *env) runcWaitStopped(id string) {
 	e.t.Helper()
