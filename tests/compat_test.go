@@ -202,3 +202,80 @@ func (e *env) runcWaitStopped(id string) {
 		}
 	}
 }
+
+// ps of a stopped container exits 0 with an empty list, as runc's: the
+// host ps's header in a table, null in json.
+func TestPsStopped(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", "", func(s *specs.Spec) { s.Process.Args = []string{"true"} })
+	for _, id := range []string{"p-rung", "p-runc"} {
+		run := e.rung
+		if strings.HasSuffix(id, "runc") {
+			run = e.runc
+		}
+		if r := run("create", "--bundle", b, id); r.code != 0 {
+			t.Fatalf("create %s: %s", id, r.stderr)
+		}
+		if r := run("start", id); r.code != 0 {
+			t.Fatalf("start %s: %s", id, r.stderr)
+		}
+	}
+	e.waitStatus("p-rung", specs.StateStopped)
+	e.runcWaitStopped("p-runc")
+	for _, args := range [][]string{{"ps", "ID"}, {"ps", "--format", "json", "ID"}, {"ps", "ID", "-o", "pid,comm"}} {
+		ours, theirs := e.both("p", args...)
+		if theirs.code != 0 {
+			t.Fatalf("runc %v: exit %d %s", args, theirs.code, theirs.stderr)
+		}
+		if ours.code != theirs.code || ours.stdout != theirs.stdout {
+			t.Errorf("%v: rung exit %d %q (%s), runc exit %d %q", args, ours.code, ours.stdout, ours.stderr, theirs.code, theirs.stdout)
+		}
+	}
+	e.must("delete", "p-rung")
+	e.noLeftovers("p-rung")
+}
+
+// A container that makes sub-cgroups of its own v1 cgroups (through a
+// cgroup namespace and a writable cgroup mount, added to the default
+// spec as a runc user would) and moves a process into them: delete
+// --force removes it all, as runc's does.
+func TestDeleteForceWithSubCgroups(t *testing.T) {
+	e := newEnv(t)
+	ctrls := "memory pids freezer cpu"
+	b := e.bundle("b", "", func(s *specs.Spec) {
+		s.Root.Readonly = false // for the marker file
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
+		for i, m := range s.Mounts {
+			if m.Destination == "/sys/fs/cgroup" {
+				var opts []string
+				for _, o := range m.Options {
+					if o != "ro" {
+						opts = append(opts, o)
+					}
+				}
+				s.Mounts[i].Options = opts
+			}
+		}
+		s.Process.Args = []string{"sh", "-c", "for c in " + ctrls + "; do mkdir -p /sys/fs/cgroup/$c/sub/deeper || exit 2; done; " +
+			"sleep 1000 & for c in " + ctrls + "; do echo $! > /sys/fs/cgroup/$c/sub/deeper/cgroup.procs || exit 3; done; touch /tmp/moved; wait"}
+	})
+	for _, rt := range []string{"rung", "runc"} {
+		run := e.rung
+		if rt == "runc" {
+			run = e.runc
+		}
+		if r := run("run", "-d", "--bundle", b, "sub-"+rt); r.code != 0 {
+			t.Fatalf("%s run: exit %d %s", rt, r.code, r.stderr)
+		}
+		waitFile(t, filepath.Join(b, "rootfs/tmp/moved"))
+		os.Remove(filepath.Join(b, "rootfs/tmp/moved"))
+	}
+	ours, theirs := e.both("sub", "delete", "--force", "ID")
+	if theirs.code != 0 {
+		t.Fatalf("runc delete --force: %s", theirs.stderr)
+	}
+	if ours.code != 0 {
+		t.Fatalf("rung delete --force: exit %d %s", ours.code, ours.stderr)
+	}
+	e.noLeftovers("sub-rung")
+}
