@@ -29,6 +29,12 @@ type ExecOptions struct {
 	ConsoleSocket string // where the pty master goes when Process.Terminal
 	PreserveFds   int    // rung's fds 3 .. 3+N-1 go on to the process
 	PidfdSocket   string // receives a pidfd of the process
+	// IgnorePaused execs into a paused container: the process joins the
+	// frozen cgroup and starts once the container is resumed.
+	IgnorePaused bool
+	// SubCgroups (--cgroup, from ParseSubCgroups) puts the process in
+	// sub-cgroups of the container's.
+	SubCgroups map[string]string
 }
 
 // Exec runs a new process in the container: in every namespace the
@@ -42,7 +48,13 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 		return -1, errNotRunning
 	case Paused:
 		// Its cgroup is frozen: the new process would freeze on joining it.
-		return -1, errors.New("cannot exec in a paused container: container not running")
+		if !o.IgnorePaused {
+			return -1, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
+		}
+	}
+	cgroupPaths, err := execCgroupPaths(c.Rec.CgroupPaths, o.SubCgroups)
+	if err != nil {
+		return -1, err
 	}
 	joins, err := c.namespacesToJoin()
 	if err != nil {
@@ -163,7 +175,7 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 		kill()
 		return -1, err
 	}
-	for _, path := range c.Rec.CgroupPaths {
+	for _, path := range cgroupPaths {
 		if err := cgroups.WriteCgroupProc(path, pid); err != nil {
 			kill()
 			return -1, fmt.Errorf("join the container's cgroup %s: %w", path, err)
@@ -180,7 +192,7 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 	var reply initproc.Reply
 	if err := json.NewDecoder(parent).Decode(&reply); err == nil && reply.Error != "" {
 		_, _ = unix.Wait4(pid, nil, 0, nil)
-		return -1, fmt.Errorf("exec failed: unable to start container process: %s", reply.Error)
+		return -1, fmt.Errorf("unable to start container process: %s", reply.Error)
 	} else if err != nil && !errors.Is(err, io.EOF) {
 		kill()
 		return -1, fmt.Errorf("exec: %w", err)

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -278,4 +279,210 @@ func TestDeleteForceWithSubCgroups(t *testing.T) {
 		t.Fatalf("rung delete --force: exit %d %s", ours.code, ours.stderr)
 	}
 	e.noLeftovers("sub-rung")
+}
+
+// hostCgroupDir is where pid's cgroup of controller ctrl is on the host;
+// ctrl "" is the cgroup v2 hierarchy.
+func hostCgroupDir(t *testing.T, pid int, ctrl string) string {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 || parts[1] != ctrl {
+			continue
+		}
+		if ctrl != "" {
+			return filepath.Join("/sys/fs/cgroup", ctrl, parts[2])
+		}
+		if cgroupV2() {
+			return filepath.Join("/sys/fs/cgroup", parts[2])
+		}
+		return filepath.Join("/sys/fs/cgroup/unified", parts[2])
+	}
+	t.Fatalf("pid %d has no %q cgroup", pid, ctrl)
+	return ""
+}
+
+// cgroupV2 reports a pure cgroup v2 host.
+func cgroupV2() bool {
+	_, err := os.Stat("/sys/fs/cgroup/cgroup.controllers")
+	return err == nil
+}
+
+// cgroupOf is the path of controller ctrl's line in /proc/self/cgroup
+// output.
+func cgroupOf(out, ctrl string) string {
+	for _, line := range strings.Split(out, "\n") {
+		if parts := strings.SplitN(line, ":", 3); len(parts) == 3 && parts[1] == ctrl {
+			return parts[2]
+		}
+	}
+	return ""
+}
+
+// exec --cgroup puts the process in an existing sub-cgroup of the
+// container's, per controller or in every hierarchy, and refuses a path
+// that leaves the container's cgroup, as runc's does (exit 255).
+func TestExecSubCgroup(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", "", sleeper)
+	if ours, theirs := e.both("cg", "run", "-d", "--bundle", b, "ID"); ours.code != 0 || theirs.code != 0 {
+		t.Fatalf("run: rung %s, runc %s", ours.stderr, theirs.stderr)
+	}
+	pidOf := map[string]int{"rung": e.state("cg-rung").Pid}
+	var st state
+	json.Unmarshal([]byte(e.runc("state", "cg-runc").stdout), &st)
+	pidOf["runc"] = st.Pid
+	// On v1 the test uses two hierarchies; on v2 the one ("" below).
+	ctrls := []string{"memory", "pids"}
+	if cgroupV2() {
+		ctrls = []string{""}
+	}
+	for rt, pid := range pidOf {
+		for _, ctrl := range ctrls {
+			if err := os.MkdirAll(filepath.Join(hostCgroupDir(t, pid, ctrl), "sub"), 0o755); err != nil {
+				t.Fatalf("%s: %v", rt, err)
+			}
+		}
+	}
+	type testCase struct {
+		flags     []string
+		code      int
+		subMemory bool // the process lands in .../sub for memory (v2: in the one hierarchy)
+		subPids   bool
+		msg       string
+	}
+	cases := []testCase{
+		{[]string{"--cgroup", "memory:sub"}, 0, true, false, ""},
+		{[]string{"--cgroup", "memory,pids:sub"}, 0, true, true, ""},
+		{[]string{"--cgroup", "memory:/sub", "--cgroup", "pids:/"}, 0, true, false, ""},
+		{[]string{"--cgroup", "memory:/"}, 0, false, false, ""},
+		{[]string{"--cgroup", "sub"}, 255, false, false, "cgroup.procs"}, // sub is not in every hierarchy
+		{[]string{"--cgroup", ".."}, 255, false, false, "not a sub cgroup path"},
+		{[]string{"--cgroup", "memory:sub/../../x"}, 255, false, false, "not a sub cgroup path"},
+		{[]string{"--cgroup", "memory:nosuch"}, 255, false, false, "no such file"},
+		{[]string{"--cgroup", "whaaat:sub"}, 255, false, false, "unknown controller"},
+	}
+	if cgroupV2() {
+		cases = []testCase{
+			{[]string{"--cgroup", "sub"}, 0, true, false, ""},
+			{[]string{"--cgroup", "/"}, 0, false, false, ""},
+			{[]string{"--cgroup", ".."}, 255, false, false, "not a sub cgroup path"},
+			{[]string{"--cgroup", "sub/../../x"}, 255, false, false, "not a sub cgroup path"},
+			{[]string{"--cgroup", "nosuch"}, 255, false, false, "no such file"},
+			{[]string{"--cgroup", "memory:sub"}, 255, false, false, "unknown controller"},
+		}
+	}
+	for _, tc := range cases {
+		args := append(append([]string{"exec"}, tc.flags...), "ID", "cat", "/proc/self/cgroup")
+		ours, theirs := e.both("cg", args...)
+		if theirs.code != tc.code {
+			t.Fatalf("%v: runc exits %d (%s), the test expected %d", tc.flags, theirs.code, theirs.stderr, tc.code)
+		}
+		if ours.code != tc.code {
+			t.Errorf("%v: rung exits %d (%s), runc %d", tc.flags, ours.code, ours.stderr, theirs.code)
+			continue
+		}
+		if tc.code != 0 {
+			if !strings.Contains(ours.stderr, tc.msg) || !strings.Contains(ours.stderr, "exec failed") {
+				t.Errorf("%v: rung says %q, want %q", tc.flags, ours.stderr, tc.msg)
+			}
+			continue
+		}
+		for rt, out := range map[string]string{"rung": ours.stdout, "runc": theirs.stdout} {
+			id := "cg-" + rt
+			where := map[string]bool{"memory": tc.subMemory, "pids": tc.subPids}
+			if cgroupV2() {
+				where = map[string]bool{"": tc.subMemory}
+			}
+			for ctrl, inSub := range where {
+				want := "/" + id
+				if inSub {
+					want += "/sub"
+				}
+				if got := cgroupOf(out, ctrl); !strings.HasSuffix(got, want) {
+					t.Errorf("%v: %s's process is in %s cgroup %q, want .../%s", tc.flags, rt, ctrl, got, want)
+				}
+			}
+		}
+	}
+	// A sibling whose name starts with the container's: still outside.
+	sibling := hostCgroupDir(t, pidOf["rung"], ctrls[0]) + "x"
+	if err := os.Mkdir(sibling, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(sibling)
+	if r := e.rung("exec", "--cgroup", strings.TrimPrefix(ctrls[0]+":../cg-rungx", ":"), "cg-rung", "true"); r.code != 255 || !strings.Contains(r.stderr, "not a sub cgroup path") {
+		t.Errorf("exec into a sibling cgroup: exit %d %s", r.code, r.stderr)
+	}
+	if data, _ := os.ReadFile(filepath.Join(sibling, "cgroup.procs")); len(data) != 0 {
+		t.Errorf("a process landed in the sibling cgroup: %s", data)
+	}
+	if ours, theirs := e.both("cg", "delete", "--force", "ID"); ours.code != 0 || theirs.code != 0 {
+		t.Fatalf("delete --force: rung %s, runc %s", ours.stderr, theirs.stderr)
+	}
+	e.noLeftovers("cg-rung")
+}
+
+// exec into a paused container is refused (exit 255) unless
+// --ignore-paused; then the process joins the frozen cgroup and runs once
+// the container is resumed, as with runc.
+func TestExecIgnorePaused(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", "", func(s *specs.Spec) { sleeper(s); s.Root.Readonly = false })
+	if ours, theirs := e.both("ip", "run", "-d", "--bundle", b, "ID"); ours.code != 0 || theirs.code != 0 {
+		t.Fatalf("run: rung %s, runc %s", ours.stderr, theirs.stderr)
+	}
+	e.both("ip", "pause", "ID")
+	ours, theirs := e.both("ip", "exec", "ID", "true")
+	if theirs.code != 255 || ours.code != theirs.code || !strings.Contains(ours.stderr, "--ignore-paused") {
+		t.Fatalf("exec into a paused container: rung exit %d %s, runc exit %d %s", ours.code, ours.stderr, theirs.code, theirs.stderr)
+	}
+	bins := map[string][]string{"rung": {rungBin, "--root", e.root}, "runc": {"runc", "--root", filepath.Join(e.dir, "runc-state")}}
+	for _, rt := range []string{"rung", "runc"} {
+		id := "ip-" + rt
+		marker := "/tmp/ran-" + rt
+		cmd := exec.Command(bins[rt][0], append(bins[rt][1:], "exec", "--ignore-paused", id, "sh", "-c", "echo ran > "+marker)...)
+		out, _ := os.Create(filepath.Join(e.dir, rt+".out"))
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// The exec'd process is in the container's frozen cgroup...
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			var pids []int
+			json.Unmarshal([]byte(run(exec.Command(bins[rt][0], append(bins[rt][1:], "ps", "--format", "json", id)...)).stdout), &pids)
+			if len(pids) >= 2 {
+				break
+			}
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatalf("%s: exec --ignore-paused never joined the cgroup: %v", rt, pids)
+			}
+		}
+		// ...so it has not run yet.
+		if _, err := os.Stat(filepath.Join(b, "rootfs", marker)); err == nil {
+			t.Errorf("%s: the process ran in a paused container", rt)
+		}
+		if r := run(exec.Command(bins[rt][0], append(bins[rt][1:], "resume", id)...)); r.code != 0 {
+			t.Fatalf("%s resume: %s", rt, r.stderr)
+		}
+		err := cmd.Wait()
+		out.Close()
+		msg, _ := os.ReadFile(out.Name())
+		if err != nil {
+			t.Errorf("%s exec --ignore-paused: %v %s", rt, err, msg)
+		}
+		if data, _ := os.ReadFile(filepath.Join(b, "rootfs", marker)); string(data) != "ran\n" {
+			t.Errorf("%s: the exec'd process did not run after resume: %q", rt, data)
+		}
+	}
+	if ours, theirs := e.both("ip", "delete", "--force", "ID"); ours.code != 0 || theirs.code != 0 {
+		t.Fatalf("delete --force: rung %s, runc %s", ours.stderr, theirs.stderr)
+	}
+	e.noLeftovers("ip-rung")
 }
