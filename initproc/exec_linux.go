@@ -68,7 +68,8 @@ func execProcess(cfg *ExecConfig) error {
 	if err != nil {
 		return err
 	}
-	if err := enterCwd(p.Cwd); err != nil {
+	chdirLater, err := enterCwdPrivileged(p.Cwd)
+	if err != nil {
 		return err
 	}
 	early := filter != nil && !p.NoNewPrivileges
@@ -81,8 +82,10 @@ func execProcess(cfg *ExecConfig) error {
 	if _, _, err := setupCredentials(p, caps); err != nil {
 		return err
 	}
-	if err := os.Chdir(p.Cwd); err != nil {
-		return fmt.Errorf("chdir to cwd (%q): %w", p.Cwd, err)
+	if chdirLater {
+		if err := enterCwd(p.Cwd); err != nil {
+			return err
+		}
 	}
 	if p.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {

@@ -224,7 +224,8 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 	exe.rlimits = s.Process.Rlimits
 	exe.procfs = procfs
 	exe.preserved = cfg.PreserveFds
-	if err := enterCwd(s.Process.Cwd); err != nil {
+	chdirLater, err := enterCwdPrivileged(s.Process.Cwd)
+	if err != nil {
 		return nil, err
 	}
 	exe.seccomp = filter
@@ -240,9 +241,10 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Again as the container's user: its permissions decide.
-	if err := os.Chdir(s.Process.Cwd); err != nil {
-		return nil, fmt.Errorf("chdir to cwd (%q) set in config.json failed: %w", s.Process.Cwd, err)
+	if chdirLater {
+		if err := enterCwd(s.Process.Cwd); err != nil {
+			return nil, err
+		}
 	}
 	if s.Process.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {

@@ -486,3 +486,48 @@ func TestExecIgnorePaused(t *testing.T) {
 	}
 	e.noLeftovers("ip-rung")
 }
+
+// The cwd is entered while the runtime still holds its privileges, as
+// runc does: cwd /root (root's, mode 700) works for uid 42, and exec
+// --user 0 into a container whose cwd is uid 42's, mode 700, works under
+// the default capabilities (no CAP_DAC_OVERRIDE).
+func TestCwdEnteredBeforePrivilegesDrop(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("root", "", func(s *specs.Spec) {
+		s.Process.User = specs.User{UID: 42, GID: 42}
+		s.Process.Cwd = "/root"
+		s.Process.Args = []string{"pwd"}
+	})
+	os.Chmod(filepath.Join(b, "rootfs/root"), 0o700)
+	ours, theirs := e.both("cwd", "run", "--bundle", b, "ID")
+	if theirs.code != 0 || theirs.stdout != "/root\n" {
+		t.Fatalf("runc: exit %d %q %s", theirs.code, theirs.stdout, theirs.stderr)
+	}
+	if ours.code != 0 || ours.stdout != "/root\n" {
+		t.Errorf("rung: cwd /root as uid 42: exit %d %q %s", ours.code, ours.stdout, ours.stderr)
+	}
+	e.noLeftovers("cwd-rung")
+
+	b = e.bundle("home", "", func(s *specs.Spec) {
+		sleeper(s)
+		s.Process.User = specs.User{UID: 42, GID: 42}
+		s.Process.Cwd = "/home/u42"
+	})
+	home := filepath.Join(b, "rootfs/home/u42")
+	os.Mkdir(home, 0o700)
+	os.Chown(home, 42, 42)
+	if ours, theirs := e.both("ex", "run", "-d", "--bundle", b, "ID"); ours.code != 0 || theirs.code != 0 {
+		t.Fatalf("run: rung %s, runc %s", ours.stderr, theirs.stderr)
+	}
+	ours, theirs = e.both("ex", "exec", "--user", "0", "ID", "sh", "-c", "pwd; id -u; grep CapEff /proc/self/status")
+	if theirs.code != 0 || !strings.HasPrefix(theirs.stdout, "/home/u42\n0\n") {
+		t.Fatalf("runc exec --user 0: exit %d %q %s", theirs.code, theirs.stdout, theirs.stderr)
+	}
+	if ours.code != 0 || ours.stdout != theirs.stdout {
+		t.Errorf("rung exec --user 0: exit %d %q %s; runc %q", ours.code, ours.stdout, ours.stderr, theirs.stdout)
+	}
+	if ours, theirs := e.both("ex", "delete", "--force", "ID"); ours.code != 0 || theirs.code != 0 {
+		t.Fatalf("delete --force: rung %s, runc %s", ours.stderr, theirs.stderr)
+	}
+	e.noLeftovers("ex-rung")
+}
