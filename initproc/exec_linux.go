@@ -49,7 +49,7 @@ func execProcess(cfg *ExecConfig) error {
 			return errors.New("process.terminal: no console socket")
 		}
 		sock := os.NewFile(uintptr(cfg.ConsoleFd), "console-socket")
-		err := setupConsole(sock, p.ConsoleSize, false)
+		err := setupConsole(sock, p.ConsoleSize, false, p.User.UID)
 		sock.Close()
 		if err != nil {
 			return fmt.Errorf("process.terminal: %w", err)

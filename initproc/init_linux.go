@@ -178,7 +178,7 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 			return nil, errors.New("process.terminal: no console socket")
 		}
 		sock := os.NewFile(uintptr(cfg.ConsoleFd), "console-socket")
-		err := setupConsole(sock, s.Process.ConsoleSize, ns.Has(libns.Mount))
+		err := setupConsole(sock, s.Process.ConsoleSize, ns.Has(libns.Mount), s.Process.User.UID)
 		sock.Close()
 		if err != nil {
 			return nil, fmt.Errorf("process.terminal: %w", err)

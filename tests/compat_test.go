@@ -531,3 +531,76 @@ func TestCwdEnteredBeforePrivilegesDrop(t *testing.T) {
 	}
 	e.noLeftovers("ex-rung")
 }
+
+// readMaster reads a pty master until it has seen want or 5 s passed.
+func readMaster(m *os.File, want string) string {
+	var out strings.Builder
+	buf := make([]byte, 4096)
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(out.String(), want) && time.Now().Before(deadline); {
+		m.SetReadDeadline(time.Now().Add(time.Second))
+		n, _ := m.Read(buf)
+		out.Write(buf[:n])
+	}
+	return strings.ReplaceAll(out.String(), "\r", "")
+}
+
+// With a non-root process.user, the pty slave belongs to that user, for
+// run and for exec, as with runc.
+func TestTTYOwner(t *testing.T) {
+	e := newEnv(t)
+	const show = `stat -c "owner %u %g %a" $(tty); echo end; sleep 1000`
+	b := e.bundle("b", "", func(s *specs.Spec) {
+		s.Process.Terminal = true
+		s.Process.User = specs.User{UID: 1000, GID: 1000}
+		s.Process.Args = []string{"sh", "-c", show}
+	})
+	got := map[string][2]string{}
+	for _, rt := range []string{"rung", "runc"} {
+		run := e.rung
+		if rt == "runc" {
+			run = e.runc
+		}
+		dir := filepath.Join(e.dir, rt)
+		os.MkdirAll(dir, 0o755)
+		id := "tty-" + rt
+		var outs [2]string
+		for i, args := range [][]string{
+			{"run", "-d", "--bundle", b, "--console-socket", "SOCK", id},
+			{"exec", "-d", "-t", "--user", "1000:1000", "--console-socket", "SOCK", id, "sh", "-c", show},
+		} {
+			os.MkdirAll(filepath.Join(dir, fmt.Sprint(i)), 0o755)
+			sock, masters := consoleSocket(t, filepath.Join(dir, fmt.Sprint(i)))
+			for j := range args {
+				if args[j] == "SOCK" {
+					args[j] = sock
+				}
+			}
+			if r := run(args...); r.code != 0 {
+				t.Fatalf("%s %s: exit %d %s", rt, args[0], r.code, r.stderr)
+			}
+			var m *os.File
+			select {
+			case m = <-masters:
+			case <-time.After(5 * time.Second):
+			}
+			if m == nil {
+				t.Fatalf("%s %s: no pty master", rt, args[0])
+			}
+			outs[i] = readMaster(m, "end")
+			m.Close()
+		}
+		got[rt] = outs
+	}
+	for i, what := range []string{"run", "exec"} {
+		if !strings.Contains(got["runc"][i], "owner 1000 ") {
+			t.Fatalf("runc %s: %q", what, got["runc"][i])
+		}
+		if got["rung"][i] != got["runc"][i] {
+			t.Errorf("%s: rung's tty %q, runc's %q", what, got["rung"][i], got["runc"][i])
+		}
+	}
+	if ours, theirs := e.both("tty", "delete", "--force", "ID"); ours.code != 0 || theirs.code != 0 {
+		t.Fatalf("delete --force: rung %s, runc %s", ours.stderr, theirs.stderr)
+	}
+	e.noLeftovers("tty-rung")
+}
