@@ -20,6 +20,10 @@ func ExecMain() {
 	if err := json.NewDecoder(sync).Decode(&cfg); err != nil {
 		os.Exit(1)
 	}
+	if cfg.Log {
+		openLog(LogFd)
+	}
+	debugf("exec: process received, in the container's namespaces and cgroup")
 	err := execProcess(&cfg)
 	_ = json.NewEncoder(sync).Encode(Reply{Error: err.Error()})
 	os.Exit(127)
@@ -68,6 +72,7 @@ func execProcess(cfg *ExecConfig) error {
 	if err != nil {
 		return err
 	}
+	debugf("exec: process %s resolved to %s, cwd %s, uid %d gid %d", p.Args[0], exe.path, p.Cwd, p.User.UID, p.User.GID)
 	chdirLater, err := enterCwdPrivileged(p.Cwd)
 	if err != nil {
 		return err
@@ -94,6 +99,8 @@ func execProcess(cfg *ExecConfig) error {
 	}
 	exe.procfs, exe.seccomp, exe.seccompLoaded, exe.rlimits = procfs, filter, early, p.Rlimits
 	exe.preserved = cfg.PreserveFds
+	debugf("exec: about to exec %s", exe.path)
+	closeLog()
 	return exe.exec()
 }
 

@@ -40,6 +40,10 @@ func Main() {
 	if err := dec.Decode(&cfg); err != nil {
 		os.Exit(1) // the runtime went away before sending a config
 	}
+	if cfg.Log {
+		openLog(LogFd)
+	}
+	debugf("init: config received for container %s, namespaces %v, joined %v", cfg.ID, cfg.Namespaces, cfg.Joined)
 	exe, err := setup(&cfg, func() error { return runtimeHooks(&cfg, enc, dec) })
 	if err != nil {
 		_ = enc.Encode(Reply{Error: err.Error()})
@@ -52,6 +56,8 @@ func Main() {
 	if err := dec.Decode(&c); err != nil || !c.Commit {
 		os.Exit(1) // the runtime died or gave up: run nothing
 	}
+	debugf("init: container recorded; closing the log pipe and waiting for start on exec.fifo")
+	closeLog()
 	sync.Close()
 	if err := exe.waitForStart(); err != nil {
 		fmt.Fprintf(os.Stderr, "rung init: %v\n", err)
@@ -140,6 +146,7 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 	}
 	ns := created | joined // the container's own namespaces
 	if created.Has(libns.Cgroup) {
+		debugf("init: creating the cgroup namespace")
 		// Per thread: this is the thread that mounts cgroupfs and execs.
 		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 			return nil, fmt.Errorf("create cgroup namespace: %w", err)
@@ -170,13 +177,16 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 	} else if len(s.Linux.TimeOffsets) > 0 {
 		return nil, errors.New("linux.timeOffsets: time offsets need a new time namespace")
 	}
+	debugf("init: setting up the root filesystem %s (%d mounts, no pivot %v)", cfg.Rootfs, len(s.Mounts), cfg.NoPivot)
 	if err := setupRootfs(cfg, ns, beforePivot); err != nil {
 		return nil, err
 	}
+	debugf("init: root filesystem ready")
 	if s.Process.Terminal {
 		if cfg.ConsoleFd == 0 {
 			return nil, errors.New("process.terminal: no console socket")
 		}
+		debugf("init: setting up the console")
 		sock := os.NewFile(uintptr(cfg.ConsoleFd), "console-socket")
 		err := setupConsole(sock, s.Process.ConsoleSize, ns.Has(libns.Mount), s.Process.User.UID)
 		sock.Close()
@@ -184,6 +194,7 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 			return nil, fmt.Errorf("process.terminal: %w", err)
 		}
 	}
+	debugf("init: setting %d sysctls, hostname %q", len(s.Linux.Sysctl), s.Hostname)
 	if err := setSysctls(procfs, s.Linux.Sysctl, ns); err != nil {
 		return nil, err
 	}
@@ -221,6 +232,7 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 	if err != nil {
 		return nil, err
 	}
+	debugf("init: process %s resolved to %s, cwd %s", s.Process.Args[0], exe.path, s.Process.Cwd)
 	exe.rlimits = s.Process.Rlimits
 	exe.procfs = procfs
 	exe.preserved = cfg.PreserveFds
@@ -232,11 +244,13 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 	if filter != nil && !s.Process.NoNewPrivileges {
 		// Without no_new_privs the kernel accepts a filter only from a
 		// process with CAP_SYS_ADMIN: load it before capabilities drop.
+		debugf("init: loading the seccomp filter before the capability drop (no no_new_privs)")
 		if err := loadSeccompEarly(filter); err != nil {
 			return nil, err
 		}
 		exe.seccomp, exe.seccompLoaded = nil, true
 	}
+	debugf("init: switching to uid %d gid %d and setting capabilities", s.Process.User.UID, s.Process.User.GID)
 	exe.warnings, exe.notes, err = setupCredentials(s.Process, caps)
 	if err != nil {
 		return nil, err
@@ -251,6 +265,7 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 			return nil, fmt.Errorf("process.noNewPrivileges: %w", err)
 		}
 	}
+	debugf("init: set-up complete, reporting ready")
 	return exe, nil
 }
 

@@ -19,6 +19,9 @@ import specs "github.com/opencontainers/runtime-spec/specs-go"
 const (
 	SyncFd = 3 // socket to the runtime
 	FifoFd = 4 // O_PATH handle of <state>/exec.fifo
+	// LogFd is the log pipe (Config.Log, ExecConfig.Log): debug lines for
+	// the runtime's log, one LogLine each, until init waits for start.
+	LogFd = 5
 )
 
 // Config is everything init needs; it is the only input init trusts.
@@ -48,6 +51,8 @@ type Config struct {
 	// the mount id of the copy of the rootfs the runtime stacked on it:
 	// init mounts only inside it, and checks it is there.
 	HostRootMount uint64 `json:"hostRootMount,omitempty"`
+	// Log: LogFd is the log pipe (the runtime logs at debug level).
+	Log bool `json:"log,omitempty"`
 }
 
 // Reply is init's answer to Config.
@@ -79,4 +84,6 @@ type ExecConfig struct {
 	// shares the runtime's mount namespace (joining namespaces does not
 	// change the root then).
 	RootFd int `json:"rootFd,omitempty"`
+	// Log: LogFd is the log pipe (the runtime logs at debug level).
+	Log bool `json:"log,omitempty"`
 }

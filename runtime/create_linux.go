@@ -170,7 +170,12 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		defer consoleFile.Close()
 	}
 	preserved := preservedFiles(o.PreserveFds)
-	pid, sync, consoleFd, childPreserved, err := startInit(s, plan, joins, consoleFile, preserved, bundle, dir)
+	initLog, err := newChildLog()
+	if err != nil {
+		return nil, err
+	}
+	pid, sync, consoleFd, childPreserved, err := startInit(s, plan, joins, consoleFile, preserved, initLog.w, bundle, dir)
+	initLog.started()
 	if err != nil {
 		return nil, err
 	}
@@ -200,7 +205,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	// Hooks during create see "created", as runc and crun pass it and the
 	// runtime-tools hook tests expect.
 	hookState := &specs.State{Version: ociVersion, ID: o.ID, Status: specs.StateCreated, Pid: pid, Bundle: bundle, Annotations: s.Annotations}
-	if err := sendConfig(sync, s, plan, isolated, o, bundle, hookState, consoleFd, childPreserved, hostRootMnt); err != nil {
+	if err := sendConfig(sync, s, plan, isolated, o, bundle, hookState, consoleFd, childPreserved, hostRootMnt, initLog.w != nil); err != nil {
 		return nil, err
 	}
 	dec, enc := json.NewDecoder(sync), json.NewEncoder(sync)
@@ -208,9 +213,11 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	for {
 		reply = initproc.Reply{}
 		if err := dec.Decode(&reply); err != nil {
+			initLog.wait() // init is gone
 			return nil, fmt.Errorf("unable to start container process: init exited before it was ready")
 		}
 		if reply.Error != "" {
+			initLog.wait() // init exits after its error
 			return nil, fmt.Errorf("unable to start container process: %s", reply.Error)
 		}
 		if !reply.RuntimeHooks {
@@ -276,6 +283,8 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if err := enc.Encode(initproc.Commit{Commit: true}); err != nil {
 		return nil, fmt.Errorf("release init: %w", err)
 	}
+	// init closes its log before it waits for start.
+	initLog.wait()
 	return &CreatedContainer{Container: &Container{root: o.Root, dir: dir, Rec: rec}, tty: tty}, nil
 }
 
@@ -287,7 +296,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 // starts (Path B), and creates the new ones itself after a joined user
 // namespace, or a pid namespace that needs a fork. It returns init's pid
 // and the runtime's end of the sync socket; init then waits for its config.
-func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.File, preserved []*os.File, bundle, dir string) (pid int, sync *os.File, consoleFd int, childPreserved []int, err error) {
+func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.File, preserved []*os.File, logW *os.File, bundle, dir string) (pid int, sync *os.File, consoleFd int, childPreserved []int, err error) {
 	fifo := filepath.Join(dir, fifoName)
 	// 0622: init writes to it after switching to the container's user.
 	if err := unix.Mkfifo(fifo, 0o622); err != nil {
@@ -348,6 +357,9 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 		attr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
 	extra := []*os.File{child, fifoFd} // fds 3 and 4
+	if logW != nil {
+		extra = append(extra, logW) // initproc.LogFd
+	}
 	env := []string{
 		// Go 1.25+ would otherwise open the host's cgroup cpu files at
 		// start-up and keep them open in init, inside the container.
@@ -487,7 +499,7 @@ func isolating(plan spec.Plan, joins []libns.Join) (libns.Set, error) {
 	return set, nil
 }
 
-func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, isolated libns.Set, o CreateOptions, bundle string, hookState *specs.State, consoleFd int, preserved []int, hostRootMnt uint64) error {
+func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, isolated libns.Set, o CreateOptions, bundle string, hookState *specs.State, consoleFd int, preserved []int, hostRootMnt uint64, log bool) error {
 	cfg := initproc.Config{
 		ConsoleFd:   consoleFd,
 		PreserveFds: preserved,
@@ -498,6 +510,7 @@ func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, isolated libns.Set
 		// that is the runtime's own is the host's to init.
 		Joined:        isolated.Minus(plan.Create).Names(),
 		HostRootMount: hostRootMnt,
+		Log:           log,
 	}
 	if err := json.NewEncoder(sync).Encode(&cfg); err != nil {
 		return fmt.Errorf("send config to init: %w", err)

@@ -104,6 +104,13 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 		return -1, err
 	}
 	extra := []*os.File{child, pidW} // fds 3 and 4
+	execLog, err := newChildLog()
+	if err != nil {
+		return -1, err
+	}
+	if execLog.w != nil {
+		extra = append(extra, execLog.w) // initproc.LogFd
+	}
 	consoleFd := 0
 	if consoleFile != nil {
 		defer consoleFile.Close()
@@ -157,6 +164,7 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 	err = cmd.Start()
 	child.Close()
 	pidW.Close()
+	execLog.started()
 	if err != nil {
 		return -1, fmt.Errorf("start exec process: %w", err)
 	}
@@ -185,18 +193,21 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 	if c.Rec.Config != nil && c.Rec.Config.Linux != nil {
 		seccomp = c.Rec.Config.Linux.Seccomp
 	}
-	if err := json.NewEncoder(parent).Encode(initproc.ExecConfig{Process: o.Process, Seccomp: seccomp, ConsoleFd: consoleFd, PreserveFds: childPreserved, RootFd: rootFd}); err != nil {
+	if err := json.NewEncoder(parent).Encode(initproc.ExecConfig{Process: o.Process, Seccomp: seccomp, ConsoleFd: consoleFd, PreserveFds: childPreserved, RootFd: rootFd, Log: execLog.w != nil}); err != nil {
 		kill()
 		return -1, fmt.Errorf("send process to exec: %w", err)
 	}
 	var reply initproc.Reply
 	if err := json.NewDecoder(parent).Decode(&reply); err == nil && reply.Error != "" {
 		_, _ = unix.Wait4(pid, nil, 0, nil)
+		execLog.wait()
 		return -1, fmt.Errorf("unable to start container process: %s", reply.Error)
 	} else if err != nil && !errors.Is(err, io.EOF) {
 		kill()
 		return -1, fmt.Errorf("exec: %w", err)
 	}
+	// The process closed its log just before its exec.
+	execLog.wait()
 	if o.PidFile != "" {
 		if err := writeFileAtomic(o.PidFile, []byte(strconv.Itoa(pid)), 0o644); err != nil {
 			return -1, fmt.Errorf("write pid file: %w", err)

@@ -604,3 +604,69 @@ func TestTTYOwner(t *testing.T) {
 	}
 	e.noLeftovers("tty-rung")
 }
+
+// --debug --log F: the child's set-up stages reach the log at debug level,
+// in text and in json, for run and exec, as runc's do (runc's come from
+// nsexec and its Go init; rung's from init and exec's process). Without
+// --debug none are logged.
+func TestDebugLogsChildStages(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", "", sleeper)
+	bins := map[string]func(args ...string) result{"rung": e.rung, "runc": e.runc}
+	childLine := map[string]string{"rung": "init: set-up complete", "runc": "child process in init()"}
+	execLine := map[string]string{"rung": "exec: about to exec", "runc": "nsexec container setup"}
+	for _, format := range []string{"text", "json"} {
+		for _, rt := range []string{"rung", "runc"} {
+			id := "dbg-" + format + "-" + rt
+			log := filepath.Join(e.dir, id+".log")
+			if r := bins[rt]("--debug", "--log", log, "--log-format", format, "run", "-d", "--bundle", b, id); r.code != 0 {
+				t.Fatalf("%s run: %s", rt, r.stderr)
+			}
+			if r := bins[rt]("--debug", "--log", log, "--log-format", format, "exec", id, "true"); r.code != 0 {
+				t.Fatalf("%s exec: %s", rt, r.stderr)
+			}
+			data, _ := os.ReadFile(log)
+			var child, exec int
+			for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+				var msg, level string
+				if format == "json" {
+					var m map[string]any
+					if err := json.Unmarshal([]byte(l), &m); err != nil {
+						t.Errorf("%s %s log: a line is not json: %q", rt, format, l)
+						continue
+					}
+					msg, _ = m["msg"].(string)
+					level, _ = m["level"].(string)
+				} else {
+					msg, level = l, "debug"
+					if !strings.Contains(l, "level=debug") {
+						level = ""
+					}
+				}
+				if level != "debug" {
+					continue
+				}
+				if strings.Contains(msg, childLine[rt]) {
+					child++
+				}
+				if strings.Contains(msg, execLine[rt]) {
+					exec++
+				}
+			}
+			if child == 0 || exec == 0 {
+				t.Errorf("%s --debug --log-format %s: %d debug lines from init, %d from exec's process:\n%s", rt, format, child, exec, data)
+			}
+			if r := bins[rt]("delete", "--force", id); r.code != 0 {
+				t.Fatalf("%s delete: %s", rt, r.stderr)
+			}
+		}
+	}
+	log := filepath.Join(e.dir, "quiet.log")
+	e.must("--log", log, "run", "-d", "--bundle", b, "quiet")
+	e.must("--log", log, "exec", "quiet", "true")
+	if data, _ := os.ReadFile(log); strings.Contains(string(data), "init:") || strings.Contains(string(data), "exec:") {
+		t.Errorf("without --debug the log has the child's stages: %s", data)
+	}
+	e.must("delete", "--force", "quiet")
+	e.noLeftovers("quiet")
+}
