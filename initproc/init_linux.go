@@ -195,6 +195,9 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 		}
 	}
 	debugf("init: setting %d sysctls, hostname %q", len(s.Linux.Sysctl), s.Hostname)
+	if err := finishDev(); err != nil {
+		return nil, err
+	}
 	if err := setSysctls(procfs, s.Linux.Sysctl, ns); err != nil {
 		return nil, err
 	}

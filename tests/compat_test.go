@@ -670,3 +670,68 @@ func TestDebugLogsChildStages(t *testing.T) {
 	e.must("delete", "--force", "quiet")
 	e.noLeftovers("quiet")
 }
+
+// Mount options as runc reads them: rbind,ro makes only the top mount
+// read-only (its submounts keep their flags), rro every mount of the tree
+// (mount_setattr with AT_RECURSIVE); a read-only /dev tmpfs still gets
+// /dev/pts, /dev/shm and the default devices, and is read-only after.
+func TestMountOptionsAsRunc(t *testing.T) {
+	e := newEnv(t)
+	src := filepath.Join(e.dir, "src")
+	os.MkdirAll(filepath.Join(src, "sub"), 0o755)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "subfs", filepath.Join(src, "sub")).CombinedOutput(); err != nil {
+		t.Fatalf("mount a submount: %v %s", err, out)
+	}
+	unmounted := false
+	unmount := func() {
+		if !unmounted {
+			exec.Command("umount", filepath.Join(src, "sub")).Run()
+			unmounted = true
+		}
+	}
+	defer unmount()
+	const probe = `touch /mnt/top 2>/dev/null && echo top-rw || echo top-ro; touch /mnt/sub/f 2>/dev/null && echo sub-rw || echo sub-ro`
+	for _, tc := range []struct {
+		name string
+		opts []string
+		want string
+	}{
+		{"rbind-ro", []string{"rbind", "ro"}, "top-ro\nsub-rw\n"},
+		{"rro", []string{"rbind", "rro"}, "top-ro\nsub-ro\n"},
+		{"rbind-rnoexec-ro", []string{"rbind", "rnoexec", "ro"}, "top-ro\nsub-rw\n"},
+	} {
+		b := e.bundle(tc.name, "", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: src, Options: tc.opts})
+			s.Process.Args = []string{"sh", "-c", probe}
+		})
+		ours, theirs := e.both(tc.name, "run", "--bundle", b, "ID")
+		if theirs.code != 0 || theirs.stdout != tc.want {
+			t.Fatalf("%s: runc exit %d %q %s, the test expected %q", tc.name, theirs.code, theirs.stdout, theirs.stderr, tc.want)
+		}
+		if ours.code != 0 || ours.stdout != theirs.stdout {
+			t.Errorf("%s: rung exit %d %q %s, runc %q", tc.name, ours.code, ours.stdout, ours.stderr, theirs.stdout)
+		}
+		os.Remove(filepath.Join(src, "sub/f"))
+		os.Remove(filepath.Join(src, "top"))
+	}
+	unmount()
+
+	b := e.bundle("rodev", "", func(s *specs.Spec) {
+		for i, m := range s.Mounts {
+			if m.Destination == "/dev" {
+				s.Mounts[i].Options = append(s.Mounts[i].Options, "ro")
+			}
+		}
+		s.Process.Args = []string{"sh", "-c", `test -c /dev/null && test -c /dev/zero && test -c /dev/pts/ptmx && test -L /dev/ptmx && test -d /dev/shm && echo devices; ` +
+			`echo x > /dev/null && echo null-writable; touch /dev/shm/f && echo shm-rw; touch /dev/new 2>/dev/null && echo dev-rw || echo dev-ro`}
+	})
+	ours, theirs := e.both("rodev", "run", "--bundle", b, "ID")
+	want := "devices\nnull-writable\nshm-rw\ndev-ro\n"
+	if theirs.code != 0 || theirs.stdout != want {
+		t.Fatalf("read-only /dev: runc exit %d %q %s, the test expected %q", theirs.code, theirs.stdout, theirs.stderr, want)
+	}
+	if ours.code != 0 || ours.stdout != theirs.stdout {
+		t.Errorf("read-only /dev: rung exit %d %q %s, runc %q", ours.code, ours.stdout, ours.stderr, theirs.stdout)
+	}
+	e.noLeftovers("rodev-rung")
+}
