@@ -735,3 +735,48 @@ func TestMountOptionsAsRunc(t *testing.T) {
 	}
 	e.noLeftovers("rodev-rung")
 }
+
+// Device rules with access "rwa" are accepted, in the config and in an
+// update, as runc accepts them; a deny rule given to update really
+// denies (runc 1.1 accepts it and changes nothing: the device stays open
+// to the container).
+func TestDeviceRulesRwaAndUpdateDeny(t *testing.T) {
+	e := newEnv(t)
+	major, minor := int64(1), int64(3) // /dev/null
+	b := e.bundle("b", "", func(s *specs.Spec) {
+		sleeper(s)
+		s.Linux.Resources.Devices = append(s.Linux.Resources.Devices,
+			specs.LinuxDeviceCgroup{Allow: false, Type: "c", Major: &major, Minor: &minor, Access: "rwa"})
+	})
+	if ours, theirs := e.both("dev", "run", "-d", "--bundle", b, "ID"); theirs.code != 0 || ours.code != 0 {
+		t.Fatalf("run with an rwa rule: rung exit %d %s, runc exit %d %s", ours.code, ours.stderr, theirs.code, theirs.stderr)
+	}
+	const write = "echo x > /dev/null && echo written"
+	ours, theirs := e.both("dev", "exec", "ID", "sh", "-c", write)
+	if ours.stdout != "written\n" || theirs.stdout != ours.stdout {
+		t.Fatalf("before update (the default rules come last and allow /dev/null): rung %q %s, runc %q", ours.stdout, ours.stderr, theirs.stdout)
+	}
+	res := filepath.Join(e.dir, "deny.json")
+	os.WriteFile(res, []byte(`{"devices":[{"allow":false,"type":"c","major":1,"minor":3,"access":"rwa"}]}`), 0o644)
+	if ours, theirs := e.both("dev", "update", "-r", res, "ID"); theirs.code != 0 || ours.code != 0 {
+		t.Fatalf("update with an rwa deny rule: rung exit %d %s, runc exit %d %s", ours.code, ours.stderr, theirs.code, theirs.stderr)
+	}
+	if r := e.rung("exec", "dev-rung", "sh", "-c", write); strings.Contains(r.stdout, "written") || !strings.Contains(r.stdout+r.stderr, "not permitted") {
+		t.Errorf("after the update's deny rule /dev/null is still writable: %q %q", r.stdout, r.stderr)
+	}
+	if r := e.rung("exec", "dev-rung", "sh", "-c", "cat /dev/zero | head -c 3 | wc -c"); r.stdout != "3\n" {
+		t.Errorf("the deny rule took other devices too: %q %s", r.stdout, r.stderr)
+	}
+	// Recorded: events and the next update start from it.
+	data, _ := os.ReadFile(filepath.Join(e.root, "dev-rung", "state.json"))
+	if !strings.Contains(string(data), `"access":"rwa"`) {
+		t.Errorf("the update's device rule is not recorded")
+	}
+	if r := e.rung("update", "-r", res, "dev-rung"); r.code != 0 {
+		t.Errorf("a second device update: %s", r.stderr)
+	}
+	if ours, theirs := e.both("dev", "delete", "--force", "ID"); ours.code != 0 || theirs.code != 0 {
+		t.Fatalf("delete --force: rung %s, runc %s", ours.stderr, theirs.stderr)
+	}
+	e.noLeftovers("dev-rung")
+}
