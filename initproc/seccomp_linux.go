@@ -68,12 +68,18 @@ func buildSeccomp(sc *specs.LinuxSeccomp) (*seccompProgram, error) {
 	if len(bpf) == 0 || len(bpf)%8 != 0 {
 		return nil, errors.New("linux.seccomp: compile: malformed program")
 	}
-	prog := make([]unix.SockFilter, len(bpf)/8)
-	for i := range prog {
+	prog, err := enosysStub(sc)
+	if err != nil {
+		return nil, fmt.Errorf("linux.seccomp: %w", err)
+	}
+	for i := 0; i < len(bpf)/8; i++ {
 		b := bpf[i*8:]
-		prog[i] = unix.SockFilter{
+		prog = append(prog, unix.SockFilter{
 			Code: binary.NativeEndian.Uint16(b[0:]), Jt: b[2], Jf: b[3], K: binary.NativeEndian.Uint32(b[4:]),
-		}
+		})
+	}
+	if len(prog) > unix.BPF_MAXINSNS {
+		return nil, fmt.Errorf("linux.seccomp: compile: %d instructions, more than the kernel's %d", len(prog), unix.BPF_MAXINSNS)
 	}
 	return &seccompProgram{filter: prog, flags: flags}, nil
 }
@@ -121,7 +127,7 @@ func buildSeccompFilter(sc *specs.LinuxSeccomp) (*libseccomp.ScmpFilter, uintptr
 		return fail(fmt.Errorf("linux.seccomp: %w", err))
 	}
 	for _, a := range sc.Architectures {
-		arch, err := libseccomp.GetArchFromString(strings.TrimPrefix(strings.ToLower(string(a)), "scmp_arch_"))
+		arch, err := libseccomp.GetArchFromString(archName(a))
 		if err != nil {
 			return fail(fmt.Errorf("linux.seccomp.architectures: %s: %w", a, err))
 		}
@@ -153,6 +159,11 @@ func buildSeccompFilter(sc *specs.LinuxSeccomp) (*libseccomp.ScmpFilter, uintptr
 		}
 	}
 	return f, flags, nil
+}
+
+// archName is libseccomp's name for an OCI arch (SCMP_ARCH_X86_64 → x86_64).
+func archName(a specs.Arch) string {
+	return strings.TrimPrefix(strings.ToLower(string(a)), "scmp_arch_")
 }
 
 func seccompAction(a specs.LinuxSeccompAction, errnoRet *uint) (libseccomp.ScmpAction, error) {

@@ -7,11 +7,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	goruntime "runtime"
 	"strings"
 	"testing"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	libseccomp "github.com/seccomp/libseccomp-golang"
 )
 
 // Side-by-side tests against runc (Debian's, which `make deps` installs):
@@ -779,4 +781,61 @@ func TestDeviceRulesRwaAndUpdateDeny(t *testing.T) {
 		t.Fatalf("delete --force: rung %s, runc %s", ours.stderr, theirs.stderr)
 	}
 	e.noLeftovers("dev-rung")
+}
+
+// seccomp's ENOSYS stub, as runc's: under a profile that lists its
+// architectures, names syscalls up to rseq and defaults to EPERM, a newer
+// syscall (clone3) or one past any (number 1000) gets ENOSYS, so a libc
+// falls back to the old call; an older syscall the profile leaves out
+// (getcpu) still gets EPERM. A profile without architectures gets no stub
+// (runc's rule too). The static probe makes the calls; runc runs the same
+// bundle.
+func TestSeccompEnosysStub(t *testing.T) {
+	nr := func(name string) int {
+		c, err := libseccomp.GetSyscallFromName(name)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return int(c)
+	}
+	max, getcpu, getpid, clone3 := nr("rseq"), nr("getcpu"), nr("getpid"), nr("clone3")
+	var allowed []string
+	for i := 0; i <= max; i++ {
+		if name, err := libseccomp.ScmpSyscall(i).GetName(); err == nil && i != getcpu {
+			allowed = append(allowed, name)
+		}
+	}
+	eperm := uint(1)
+	args := []string{"/bin/probe", "syscall", fmt.Sprint(getpid), fmt.Sprint(getcpu), fmt.Sprint(clone3), "1000"}
+	stub := fmt.Sprintf("%d 0\n%d 1\n%d 38\n1000 38\n", getpid, getcpu, clone3)
+	noStub := fmt.Sprintf("%d 0\n%d 1\n%d 1\n1000 1\n", getpid, getcpu, clone3)
+	native := map[string]specs.Arch{"amd64": specs.ArchX86_64, "arm64": specs.ArchAARCH64}[goruntime.GOARCH]
+	if native == "" {
+		t.Fatalf("no native seccomp arch known for %s", goruntime.GOARCH)
+	}
+	arches := map[string][]specs.Arch{"none": nil, "native": {native}}
+	wants := map[string]string{"none": noStub, "native": stub}
+	if goruntime.GOARCH == "amd64" {
+		arches["x86-family"] = []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32}
+		wants["x86-family"] = stub
+	}
+	e := newEnv(t)
+	for name, archs := range arches {
+		b := e.bundle(name, "", func(s *specs.Spec) {
+			s.Process.Args = args
+			s.Process.Env = append(s.Process.Env, "GODEBUG=containermaxprocs=0,updatemaxprocs=0")
+			s.Linux.Seccomp = &specs.LinuxSeccomp{
+				DefaultAction: specs.ActErrno, DefaultErrnoRet: &eperm, Architectures: archs,
+				Syscalls: []specs.LinuxSyscall{{Names: allowed, Action: specs.ActAllow}},
+			}
+		})
+		ours, theirs := e.both(name, "run", "--bundle", b, "ID")
+		if want := wants[name]; theirs.code != 0 || theirs.stdout != want {
+			t.Fatalf("%s: runc exit %d %q %s, the test expected %q", name, theirs.code, theirs.stdout, theirs.stderr, want)
+		}
+		if ours.code != 0 || ours.stdout != theirs.stdout {
+			t.Errorf("%s: rung exit %d %q %s, runc %q", name, ours.code, ours.stdout, ours.stderr, theirs.stdout)
+		}
+		e.noLeftovers(name + "-rung")
+	}
 }
