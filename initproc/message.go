@@ -53,6 +53,9 @@ type Config struct {
 	HostRootMount uint64 `json:"hostRootMount,omitempty"`
 	// Log: LogFd is the log pipe (the runtime logs at debug level).
 	Log bool `json:"log,omitempty"`
+	// BindTrees: mount index → init's fd of the detached copy of that bind
+	// mount's source, made by the runtime (OpenBindSources).
+	BindTrees map[int]int `json:"bindTrees,omitempty"`
 }
 
 // Reply is init's answer to Config.

@@ -52,7 +52,7 @@ func setupRootfs(cfg *Config, ns libns.Set, beforePivot func() error) error {
 	userns := ns.Has(libns.User)
 	devMounted := false
 	for i, m := range s.Mounts {
-		if err := mountEntry(root, cfg, m); err != nil {
+		if err := mountEntry(root, cfg, i, m); err != nil {
 			return fmt.Errorf("mounts[%d] (%s on %s): %w", i, m.Type, m.Destination, err)
 		}
 		if filepath.Clean(m.Destination) == "/dev" {
@@ -147,8 +147,11 @@ func checkHostRoot(root *os.File, want uint64) error {
 // until pivot_root.
 func fdPath(f *os.File) string { return fmt.Sprintf("/proc/self/fd/%d", f.Fd()) }
 
-func mountEntry(root *os.File, cfg *Config, m specs.Mount) error {
+func mountEntry(root *os.File, cfg *Config, i int, m specs.Mount) error {
 	o := parseMountOptions(m.Type, m.Options)
+	if tree, ok := cfg.BindTrees[i]; ok && o.bind {
+		return attachBindTree(root, tree, m, o)
+	}
 	if o.bind {
 		return bindMountEntry(root, cfg.Bundle, m, o)
 	}

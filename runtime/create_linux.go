@@ -174,10 +174,37 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if err != nil {
 		return nil, err
 	}
-	pid, sync, consoleFd, childPreserved, err := startInit(s, plan, joins, consoleFile, preserved, initLog.w, bundle, dir)
+	// In a user namespace init cannot reach a bind source only host root
+	// may: the runtime clones the sources and init attaches the copies.
+	var trees map[int]*os.File
+	if plan.Create.Has(libns.User) {
+		if trees, err = initproc.OpenBindSources(s, bundle); err != nil {
+			return nil, err
+		}
+		defer func() {
+			for _, f := range trees {
+				f.Close()
+			}
+		}()
+	}
+	treeIdx := make([]int, 0, len(trees))
+	for i := range trees {
+		treeIdx = append(treeIdx, i)
+	}
+	// The trees travel after the preserved fds, in the same list.
+	passed := append([]*os.File{}, preserved...)
+	for _, i := range treeIdx {
+		passed = append(passed, trees[i])
+	}
+	pid, sync, consoleFd, childPassed, err := startInit(s, plan, joins, consoleFile, passed, initLog.w, bundle, dir)
 	initLog.started()
 	if err != nil {
 		return nil, err
+	}
+	childPreserved := childPassed[:len(preserved)]
+	bindTrees := map[int]int{}
+	for k, i := range treeIdx {
+		bindTrees[i] = childPassed[len(preserved)+k]
 	}
 	defer sync.Close()
 	// init waits for its config: put it in its cgroup before it can fork.
@@ -205,7 +232,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	// Hooks during create see "created", as runc and crun pass it and the
 	// runtime-tools hook tests expect.
 	hookState := &specs.State{Version: ociVersion, ID: o.ID, Status: specs.StateCreated, Pid: pid, Bundle: bundle, Annotations: s.Annotations}
-	if err := sendConfig(sync, s, plan, isolated, o, bundle, hookState, consoleFd, childPreserved, hostRootMnt, initLog.w != nil); err != nil {
+	if err := sendConfig(sync, s, plan, isolated, o, bundle, hookState, consoleFd, childPreserved, bindTrees, hostRootMnt, initLog.w != nil); err != nil {
 		return nil, err
 	}
 	dec, enc := json.NewDecoder(sync), json.NewEncoder(sync)
@@ -499,7 +526,7 @@ func isolating(plan spec.Plan, joins []libns.Join) (libns.Set, error) {
 	return set, nil
 }
 
-func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, isolated libns.Set, o CreateOptions, bundle string, hookState *specs.State, consoleFd int, preserved []int, hostRootMnt uint64, log bool) error {
+func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, isolated libns.Set, o CreateOptions, bundle string, hookState *specs.State, consoleFd int, preserved []int, bindTrees map[int]int, hostRootMnt uint64, log bool) error {
 	cfg := initproc.Config{
 		ConsoleFd:   consoleFd,
 		PreserveFds: preserved,
@@ -511,6 +538,7 @@ func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, isolated libns.Set
 		Joined:        isolated.Minus(plan.Create).Names(),
 		HostRootMount: hostRootMnt,
 		Log:           log,
+		BindTrees:     bindTrees,
 	}
 	if err := json.NewEncoder(sync).Encode(&cfg); err != nil {
 		return fmt.Errorf("send config to init: %w", err)

@@ -839,3 +839,29 @@ func TestSeccompEnosysStub(t *testing.T) {
 		e.noLeftovers(name + "-rung")
 	}
 }
+
+// In a user namespace, a bind source below a directory only host root may
+// enter (mode 700) still mounts, as runc's does: the runtime clones the
+// source before init, root only in its namespace, would have to reach it.
+func TestBindSourceUnreachableFromUserNamespace(t *testing.T) {
+	e := newEnv(t)
+	secret := filepath.Join(e.dir, "secret")
+	os.MkdirAll(filepath.Join(secret, "inner"), 0o755)
+	os.WriteFile(filepath.Join(secret, "inner/f"), []byte("hidden\n"), 0o644)
+	os.Chmod(secret, 0o700)
+	b := e.bundle("q", "quantum", func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: filepath.Join(secret, "inner"), Options: []string{"rbind", "ro"}})
+		s.Process.Args = []string{"sh", "-c", "cat /mnt/f; touch /mnt/new 2>/dev/null && echo writable || echo read-only"}
+	})
+	// The container's root cannot create it in a rootfs owned by host root.
+	os.Mkdir(filepath.Join(b, "rootfs/mnt"), 0o755)
+	ours, theirs := e.both("us", "run", "--bundle", b, "ID")
+	want := "hidden\nread-only\n"
+	if theirs.code != 0 || theirs.stdout != want {
+		t.Fatalf("runc: exit %d %q %s, the test expected %q", theirs.code, theirs.stdout, theirs.stderr, want)
+	}
+	if ours.code != 0 || ours.stdout != want {
+		t.Errorf("rung: exit %d %q %s", ours.code, ours.stdout, ours.stderr)
+	}
+	e.noLeftovers("us-rung")
+}
