@@ -1,79 +1,76 @@
 package initproc
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
-// OpenBindSources clones the source of every bind mount of s into a
-// detached mount tree, in the runtime, as host root. A container with a
-// user namespace needs it: its init, root only in that namespace, cannot
-// reach a source below a directory only host root may enter (mode 700),
-// which runc mounts all the same. The options are set on the copy here,
-// where the runtime holds the privilege over it; init attaches it
-// (attachBindTree). The result maps mount index to tree.
-func OpenBindSources(s *specs.Spec, bundle string) (map[int]*os.File, error) {
-	out := map[int]*os.File{}
-	fail := func(err error) (map[int]*os.File, error) {
-		for _, f := range out {
-			f.Close()
-		}
-		return nil, err
+// BindSourcePath is where a bind mount's source is: relative sources are
+// relative to the bundle.
+func BindSourcePath(bundle string, m specs.Mount) string {
+	if filepath.IsAbs(m.Source) {
+		return m.Source
 	}
-	for i, m := range s.Mounts {
-		o := parseMountOptions(m.Type, m.Options)
-		if !o.bind {
-			continue
-		}
-		src := m.Source
-		if !filepath.IsAbs(src) {
-			src = filepath.Join(bundle, src)
-		}
-		flags := unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC
-		aflags := 0
-		if o.recursive {
-			flags |= unix.AT_RECURSIVE
-			aflags = unix.AT_RECURSIVE
-		}
-		tree, err := unix.OpenTree(unix.AT_FDCWD, src, uint(flags))
-		if err != nil {
-			return fail(fmt.Errorf("mounts[%d] (bind on %s): open bind source %s: %w", i, m.Destination, src, err))
-		}
-		f := os.NewFile(uintptr(tree), "bind-source")
-		out[i] = f
-		if o.recAttrSet != 0 || o.recAttrClr != 0 {
-			if err := unix.MountSetattr(tree, "", uint(unix.AT_EMPTY_PATH|aflags), &unix.MountAttr{Attr_set: o.recAttrSet, Attr_clr: o.recAttrClr}); err != nil {
-				return fail(fmt.Errorf("mounts[%d] (bind on %s): recursive options: %w", i, m.Destination, err))
-			}
-		}
-		if o.attrSet != 0 || o.attrClr != 0 {
-			if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH, &unix.MountAttr{Attr_set: o.attrSet, Attr_clr: o.attrClr}); err != nil {
-				return fail(fmt.Errorf("mounts[%d] (bind on %s): mount_setattr: %w", i, m.Destination, err))
-			}
-		}
-	}
-	return out, nil
+	return filepath.Join(bundle, m.Source)
 }
 
-// attachBindTree attaches a tree OpenBindSources made onto its
-// destination in the rootfs.
-func attachBindTree(root *os.File, tree int, m specs.Mount, o mountOptions) error {
-	defer unix.Close(tree)
-	var st unix.Stat_t
-	if err := unix.Fstat(tree, &st); err != nil {
+// BindSourcePaths lists, by mount index, the sources of s's bind mounts.
+func BindSourcePaths(s *specs.Spec, bundle string) (idx []int, paths []string) {
+	for i, m := range s.Mounts {
+		if parseMountOptions(m.Type, m.Options).bind {
+			idx = append(idx, i)
+			paths = append(paths, BindSourcePath(bundle, m))
+		}
+	}
+	return idx, paths
+}
+
+// maxBindSources keeps the sources in one message (the kernel's
+// SCM_MAX_FD is 253).
+const maxBindSources = 250
+
+// receiveBindSources asks the runtime for the bind sources and takes them
+// from the sync socket. The runtime sends nothing else until it has read
+// the request, so the JSON decoder has nothing of the message buffered.
+func receiveBindSources(cfg *Config, enc *json.Encoder, sync int) error {
+	idx, _ := BindSourcePaths(cfg.Spec, cfg.Bundle)
+	if len(idx) > maxBindSources {
+		return fmt.Errorf("mounts: %d bind mounts in a user namespace, at most %d", len(idx), maxBindSources)
+	}
+	if err := enc.Encode(Reply{BindSources: true}); err != nil {
 		return err
 	}
-	target, err := mountTarget(root, m.Destination, st.Mode&unix.S_IFMT == unix.S_IFDIR)
+	buf, oob := make([]byte, 1), make([]byte, unix.CmsgSpace(4*maxBindSources))
+	n, oobn, _, _, err := unix.Recvmsg(sync, buf, oob, unix.MSG_CMSG_CLOEXEC)
 	if err != nil {
-		return err
+		return fmt.Errorf("receive bind sources: %w", err)
 	}
-	defer target.Close()
-	if err := unix.MoveMount(tree, "", int(target.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
-		return fmt.Errorf("move_mount: %w", err)
+	var fds []int
+	if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+		for _, m := range msgs {
+			f, err := unix.ParseUnixRights(&m)
+			if err == nil {
+				fds = append(fds, f...)
+			}
+		}
 	}
-	return applyPropagation(root, m.Destination, o)
+	if n != 1 || buf[0] != 'F' || len(fds) != len(idx) {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		if n == 1 && buf[0] == 'E' {
+			return errors.New("bind sources: the runtime could not open them")
+		}
+		return fmt.Errorf("bind sources: got %d fds, want %d", len(fds), len(idx))
+	}
+	cfg.bindFds = map[int]int{}
+	for k, i := range idx {
+		cfg.bindFds[i] = fds[k]
+	}
+	return nil
 }

@@ -53,9 +53,12 @@ type Config struct {
 	HostRootMount uint64 `json:"hostRootMount,omitempty"`
 	// Log: LogFd is the log pipe (the runtime logs at debug level).
 	Log bool `json:"log,omitempty"`
-	// BindTrees: mount index → init's fd of the detached copy of that bind
-	// mount's source, made by the runtime (OpenBindSources).
-	BindTrees map[int]int `json:"bindTrees,omitempty"`
+	// BindSources: init asks (Reply{BindSources}) for its bind mounts'
+	// sources, which the runtime opens in init's mount namespace and sends
+	// in one message, in the order of BindSourcePaths.
+	BindSources bool `json:"bindSources,omitempty"`
+	// bindFds: mount index → fd received for its source.
+	bindFds map[int]int
 }
 
 // Reply is init's answer to Config.
@@ -63,6 +66,7 @@ type Reply struct {
 	// RuntimeHooks asks the runtime to run the prestart and createRuntime
 	// hooks now: the namespaces exist and pivot_root has not happened.
 	RuntimeHooks bool     `json:"runtimeHooks,omitempty"`
+	BindSources  bool     `json:"bindSources,omitempty"` // send the bind sources now
 	Ready        bool     `json:"ready,omitempty"`
 	Error        string   `json:"error,omitempty"`
 	Warnings     []string `json:"warnings,omitempty"`

@@ -149,11 +149,12 @@ func fdPath(f *os.File) string { return fmt.Sprintf("/proc/self/fd/%d", f.Fd()) 
 
 func mountEntry(root *os.File, cfg *Config, i int, m specs.Mount) error {
 	o := parseMountOptions(m.Type, m.Options)
-	if tree, ok := cfg.BindTrees[i]; ok && o.bind {
-		return attachBindTree(root, tree, m, o)
-	}
 	if o.bind {
-		return bindMountEntry(root, cfg.Bundle, m, o)
+		srcFd, ok := cfg.bindFds[i]
+		if !ok {
+			srcFd = -1
+		}
+		return bindMountEntry(root, cfg.Bundle, m, o, srcFd)
 	}
 	target, err := pathrs.MkdirAllHandle(root, m.Destination, 0o755)
 	if err != nil {
@@ -263,14 +264,12 @@ func applyPropagation(root *os.File, dest string, o mountOptions) error {
 // the bundle) entirely through fds: open_tree clones the source, the
 // options are set on the detached copy with mount_setattr, and move_mount
 // attaches it to the already-resolved target. No path is looked up twice.
-func bindMountEntry(root *os.File, bundle string, m specs.Mount, o mountOptions) error {
-	src := m.Source
-	if !filepath.IsAbs(src) {
-		src = filepath.Join(bundle, src)
-	}
-	srcFd, err := unix.Open(src, unix.O_PATH|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open bind source %s: %w", src, err)
+func bindMountEntry(root *os.File, bundle string, m specs.Mount, o mountOptions, srcFd int) error {
+	if srcFd < 0 {
+		var err error
+		if srcFd, err = unix.Open(BindSourcePath(bundle, m), unix.O_PATH|unix.O_CLOEXEC, 0); err != nil {
+			return fmt.Errorf("open bind source %s: %w", BindSourcePath(bundle, m), err)
+		}
 	}
 	defer unix.Close(srcFd)
 	var st unix.Stat_t

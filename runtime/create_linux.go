@@ -174,37 +174,10 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if err != nil {
 		return nil, err
 	}
-	// In a user namespace init cannot reach a bind source only host root
-	// may: the runtime clones the sources and init attaches the copies.
-	var trees map[int]*os.File
-	if plan.Create.Has(libns.User) {
-		if trees, err = initproc.OpenBindSources(s, bundle); err != nil {
-			return nil, err
-		}
-		defer func() {
-			for _, f := range trees {
-				f.Close()
-			}
-		}()
-	}
-	treeIdx := make([]int, 0, len(trees))
-	for i := range trees {
-		treeIdx = append(treeIdx, i)
-	}
-	// The trees travel after the preserved fds, in the same list.
-	passed := append([]*os.File{}, preserved...)
-	for _, i := range treeIdx {
-		passed = append(passed, trees[i])
-	}
-	pid, sync, consoleFd, childPassed, err := startInit(s, plan, joins, consoleFile, passed, initLog.w, bundle, dir)
+	pid, sync, consoleFd, childPreserved, err := startInit(s, plan, joins, consoleFile, preserved, initLog.w, bundle, dir)
 	initLog.started()
 	if err != nil {
 		return nil, err
-	}
-	childPreserved := childPassed[:len(preserved)]
-	bindTrees := map[int]int{}
-	for k, i := range treeIdx {
-		bindTrees[i] = childPassed[len(preserved)+k]
 	}
 	defer sync.Close()
 	// init waits for its config: put it in its cgroup before it can fork.
@@ -232,7 +205,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	// Hooks during create see "created", as runc and crun pass it and the
 	// runtime-tools hook tests expect.
 	hookState := &specs.State{Version: ociVersion, ID: o.ID, Status: specs.StateCreated, Pid: pid, Bundle: bundle, Annotations: s.Annotations}
-	if err := sendConfig(sync, s, plan, isolated, o, bundle, hookState, consoleFd, childPreserved, bindTrees, hostRootMnt, initLog.w != nil); err != nil {
+	if err := sendConfig(sync, s, plan, isolated, o, bundle, hookState, consoleFd, childPreserved, hostRootMnt, initLog.w != nil); err != nil {
 		return nil, err
 	}
 	dec, enc := json.NewDecoder(sync), json.NewEncoder(sync)
@@ -246,6 +219,12 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		if reply.Error != "" {
 			initLog.wait() // init exits after its error
 			return nil, fmt.Errorf("unable to start container process: %s", reply.Error)
+		}
+		if reply.BindSources {
+			if err := sendBindSources(sync, pid, s, bundle); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		if !reply.RuntimeHooks {
 			break
@@ -526,7 +505,7 @@ func isolating(plan spec.Plan, joins []libns.Join) (libns.Set, error) {
 	return set, nil
 }
 
-func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, isolated libns.Set, o CreateOptions, bundle string, hookState *specs.State, consoleFd int, preserved []int, bindTrees map[int]int, hostRootMnt uint64, log bool) error {
+func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, isolated libns.Set, o CreateOptions, bundle string, hookState *specs.State, consoleFd int, preserved []int, hostRootMnt uint64, log bool) error {
 	cfg := initproc.Config{
 		ConsoleFd:   consoleFd,
 		PreserveFds: preserved,
@@ -538,7 +517,9 @@ func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, isolated libns.Set
 		Joined:        isolated.Minus(plan.Create).Names(),
 		HostRootMount: hostRootMnt,
 		Log:           log,
-		BindTrees:     bindTrees,
+		// With a user namespace, init's root may not reach a source that
+		// host root can: the runtime opens them for it.
+		BindSources: plan.Create.Has(libns.User) && hasBindMount(s, bundle),
 	}
 	if err := json.NewEncoder(sync).Encode(&cfg); err != nil {
 		return fmt.Errorf("send config to init: %w", err)
@@ -565,4 +546,38 @@ func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
 		out[i] = syscall.SysProcIDMap{ContainerID: int(e.ContainerID), HostID: int(e.HostID), Size: int(e.Size)}
 	}
 	return out
+}
+
+func hasBindMount(s *specs.Spec, bundle string) bool {
+	idx, _ := initproc.BindSourcePaths(s, bundle)
+	return len(idx) > 0
+}
+
+// sendBindSources answers init's request: the bind sources, opened in its
+// mount namespace. On failure init gets a message without fds and gives
+// up; the error here is the one reported.
+func sendBindSources(sync *os.File, pid int, s *specs.Spec, bundle string) error {
+	idx, paths := initproc.BindSourcePaths(s, bundle)
+	files, err := openInMountNS(pid, paths)
+	if err != nil {
+		_ = unix.Sendmsg(int(sync.Fd()), []byte{'E'}, nil, nil, 0)
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			for k, p := range paths {
+				if pe.Path == p {
+					return fmt.Errorf("unable to start container process: mounts[%d] (bind on %s): %w", idx[k], s.Mounts[idx[k]].Destination, err)
+				}
+			}
+		}
+		return fmt.Errorf("unable to start container process: bind sources: %w", err)
+	}
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	if err := sendFds(sync, files); err != nil {
+		return fmt.Errorf("send bind sources to init: %w", err)
+	}
+	return nil
 }

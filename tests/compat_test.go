@@ -841,27 +841,48 @@ func TestSeccompEnosysStub(t *testing.T) {
 }
 
 // In a user namespace, a bind source below a directory only host root may
-// enter (mode 700) still mounts, as runc's does: the runtime clones the
-// source before init, root only in its namespace, would have to reach it.
+// enter (mode 700) still mounts, as runc's does: the runtime opens the
+// source, in init's mount namespace, where init, root only in its
+// namespace, could not reach it. And a source on a host mount that is
+// read-only stays read-only: the container's root, even with
+// CAP_SYS_ADMIN, cannot remount it writable (the kernel locked the
+// flags when it copied the mount into the less privileged namespace).
 func TestBindSourceUnreachableFromUserNamespace(t *testing.T) {
 	e := newEnv(t)
 	secret := filepath.Join(e.dir, "secret")
 	os.MkdirAll(filepath.Join(secret, "inner"), 0o755)
 	os.WriteFile(filepath.Join(secret, "inner/f"), []byte("hidden\n"), 0o644)
 	os.Chmod(secret, 0o700)
+	ro := filepath.Join(e.dir, "ro")
+	os.Mkdir(ro, 0o777)
+	os.Chmod(ro, 0o777)
+	for _, args := range [][]string{{"--bind", ro, ro}, {"-o", "remount,bind,ro", ro}} {
+		if out, err := exec.Command("mount", args...).CombinedOutput(); err != nil {
+			t.Fatalf("mount %v: %v %s", args, err, out)
+		}
+	}
+	defer exec.Command("umount", ro).Run()
+	admin := []string{"CAP_SYS_ADMIN"}
 	b := e.bundle("q", "quantum", func(s *specs.Spec) {
-		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: filepath.Join(secret, "inner"), Options: []string{"rbind", "ro"}})
-		s.Process.Args = []string{"sh", "-c", "cat /mnt/f; touch /mnt/new 2>/dev/null && echo writable || echo read-only"}
+		s.Mounts = append(s.Mounts,
+			specs.Mount{Destination: "/mnt", Type: "bind", Source: filepath.Join(secret, "inner"), Options: []string{"rbind", "ro"}},
+			specs.Mount{Destination: "/ro", Type: "bind", Source: ro, Options: []string{"rbind"}})
+		c := s.Process.Capabilities
+		c.Bounding, c.Effective, c.Permitted = append(c.Bounding, admin...), append(c.Effective, admin...), append(c.Permitted, admin...)
+		s.Process.Args = []string{"sh", "-c", "cat /mnt/f; touch /mnt/new 2>/dev/null && echo writable || echo read-only; " +
+			"mount -o remount,bind,rw /ro 2>/dev/null; touch /ro/new 2>/dev/null && echo host-ro-written || echo host-ro-kept"}
 	})
-	// The container's root cannot create it in a rootfs owned by host root.
+	// The container's root cannot create them in a rootfs owned by host root.
 	os.Mkdir(filepath.Join(b, "rootfs/mnt"), 0o755)
+	os.Mkdir(filepath.Join(b, "rootfs/ro"), 0o755)
 	ours, theirs := e.both("us", "run", "--bundle", b, "ID")
-	want := "hidden\nread-only\n"
+	want := "hidden\nread-only\nhost-ro-kept\n"
 	if theirs.code != 0 || theirs.stdout != want {
 		t.Fatalf("runc: exit %d %q %s, the test expected %q", theirs.code, theirs.stdout, theirs.stderr, want)
 	}
 	if ours.code != 0 || ours.stdout != want {
 		t.Errorf("rung: exit %d %q %s", ours.code, ours.stdout, ours.stderr)
 	}
+	exec.Command("umount", ro).Run()
 	e.noLeftovers("us-rung")
 }
