@@ -44,14 +44,14 @@ func Main() {
 		openLog(LogFd)
 	}
 	debugf("init: config received for container %s, namespaces %v, joined %v", cfg.ID, cfg.Namespaces, cfg.Joined)
-	var exe *execution
-	err := error(nil)
-	if cfg.BindSources {
-		err = receiveBindSources(&cfg, enc, SyncFd)
-	}
-	if err == nil {
-		exe, err = setup(&cfg, func() error { return runtimeHooks(&cfg, enc, dec) })
-	}
+	exe, err := func() (*execution, error) {
+		if cfg.BindSources {
+			if err := receiveBindSources(&cfg, enc, SyncFd); err != nil {
+				return nil, err
+			}
+		}
+		return setup(&cfg, func() error { return runtimeHooks(&cfg, enc, dec) })
+	}()
 	if err != nil {
 		_ = enc.Encode(Reply{Error: err.Error()})
 		os.Exit(1)
