@@ -6,7 +6,9 @@
 //
 // The runtime and init talk over one socket (fd SyncFd) in JSON lines:
 // runtime → init: Config; init → runtime: Reply{Ready} or Reply{Error};
-// runtime → init: Commit once the state file is written. When the config
+// runtime → init: Commit once the state file is written. With
+// Config.BindSources, init first sends Reply{BindSources} and the runtime
+// answers with one message carrying the bind sources' fds. When the config
 // has prestart or createRuntime hooks, init first sends
 // Reply{RuntimeHooks} before pivot_root and waits for a Commit. init exits without
 // running anything if the socket closes before Commit, so a runtime killed
