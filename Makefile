@@ -15,8 +15,9 @@ build:
 # test and demo rootfs, libseccomp-dev for seccomp (cgo), runc and crun as
 # the references the benchmark compares against; podman, containerd,
 # docker.io and the CNI plugins for the engine tests, and crictl (from the
-# Go module proxy) to drive containerd's CRI as Kubernetes does.
-PKGS   := busybox-static libseccomp-dev runc crun podman conmon catatonit containerd docker.io containernetworking-plugins
+# Go module proxy) to drive containerd's CRI as Kubernetes does;
+# dbus-daemon for rung check's test of a bus without systemd.
+PKGS   := busybox-static libseccomp-dev runc crun podman conmon catatonit containerd docker.io containernetworking-plugins dbus-daemon
 CRICTL := sigs.k8s.io/cri-tools/cmd/crictl@v1.37.0
 
 deps:

@@ -53,6 +53,9 @@ func createOptions(c *cli.Context) (runtime.CreateOptions, error) {
 		PidFile:      c.String("pid-file"),
 		NoPivot:      c.Bool("no-pivot"),
 		NoNewKeyring: c.Bool("no-new-keyring"),
+		// Under systemd the cgroupsPath is "slice:prefix:name" and the
+		// cgroup is a transient unit's.
+		SystemdCgroup: systemdCgroup,
 	}
 	o.ConsoleSocket = c.String("console-socket")
 	o.PidfdSocket = c.String("pidfd-socket")

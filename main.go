@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli"
 	"golang.org/x/sys/unix"
 
+	"github.com/rungrt/rung/hostcheck"
 	"github.com/rungrt/rung/initproc"
 	"github.com/rungrt/rung/runtime"
 )
@@ -33,6 +34,9 @@ func main() {
 	}
 	if len(os.Args) > 1 && os.Args[1] == "nsexec" {
 		initproc.ExecMain() // never returns
+	}
+	if len(os.Args) > 1 && os.Args[1] == hostcheck.ProbeArg {
+		hostcheck.ProbeMain() // never returns
 	}
 	// CVE-2024-21626: an fd the caller leaked to rung (a host directory,
 	// say) must never reach a container: all of them are close-on-exec.
@@ -54,10 +58,11 @@ func main() {
 		cli.StringFlag{Name: "log-level", Usage: "log level: debug, info, warn or error"},
 		cli.BoolFlag{Name: "debug", Usage: "enable debug logging"},
 		cli.BoolFlag{Name: "systemd-cgroup", Usage: "manage cgroups through systemd"},
-		cli.StringFlag{Name: "cgroup-manager", Usage: "cgroup manager, as crun's flag: cgroupfs (systemd and disabled are refused)"},
+		cli.StringFlag{Name: "cgroup-manager", Usage: "cgroup manager, as crun's flag: cgroupfs or systemd (disabled is refused)"},
 		cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignore cgroup permission errors: true, false or auto"},
 	}
 	app.Commands = []cli.Command{
+		checkCommand,
 		createCommand,
 		deleteCommand,
 		eventsCommand,
@@ -113,8 +118,10 @@ func setupLogging(c *cli.Context) error {
 		return fmt.Errorf("--log-format: unknown format %q (want text or json)", f)
 	}
 	switch m := c.GlobalString("cgroup-manager"); {
-	case c.GlobalBool("systemd-cgroup") || m == "systemd":
-		return fmt.Errorf("systemd cgroup manager is not supported: use cgroupfs")
+	case m == "systemd", m == "" && c.GlobalBool("systemd-cgroup"):
+		systemdCgroup = true
+	case c.GlobalBool("systemd-cgroup") && m != "systemd":
+		return fmt.Errorf("--systemd-cgroup and --cgroup-manager %s contradict each other", m)
 	case m == "disabled":
 		// crun's "disabled" skips cgroups, and with them every resource
 		// limit of the config: refused rather than silently ignored.
@@ -126,6 +133,11 @@ func setupLogging(c *cli.Context) error {
 }
 
 var logToFile bool
+
+// systemdCgroup: systemd manages new containers' cgroups (--systemd-cgroup
+// or --cgroup-manager systemd). Existing containers keep the manager their
+// record names, whatever a later command's flags say.
+var systemdCgroup bool
 
 // fatal reports err the way runc does: through the log (so an engine
 // reading --log gets exactly one error object) and, when the log is a

@@ -21,7 +21,7 @@ func mountTmpcopyup(root, target *os.File, m specs.Mount, o mountOptions) error 
 		return fmt.Errorf("tmpcopyup: open %s: %w", m.Destination, err)
 	}
 	defer unix.Close(below)
-	if err := unix.Mount(m.Source, fdPath(target), "tmpfs", o.flags&^unix.MS_RDONLY, o.dataString()); err != nil {
+	if err := unix.Mount(m.Source, fdPath(target), "tmpfs", o.flags&^unix.MS_RDONLY, labelled(o.dataString())); err != nil {
 		return err
 	}
 	top, err := pathrs.OpenatInRoot(root, m.Destination)

@@ -68,6 +68,9 @@ func execProcess(cfg *ExecConfig) error {
 	if err := setAppArmor(procfs, p.ApparmorProfile); err != nil {
 		return err
 	}
+	if err := setSELinuxLabel(procfs, p.SelinuxLabel, cfg.SELinux); err != nil {
+		return err
+	}
 	exe, err := resolveExecutable(p)
 	if err != nil {
 		return err

@@ -67,8 +67,9 @@ func Features() *features.Features {
 			Cgroup:       &features.Cgroup{V1: &yes, V2: &yes, Systemd: &no, SystemdUser: &no, Rdma: &yes},
 			Seccomp: &features.Seccomp{Enabled: &yes, Actions: actions, Operators: ops, Archs: archs,
 				KnownFlags: flags, SupportedFlags: flags},
-			Apparmor:        &features.Apparmor{Enabled: &no},
-			Selinux:         &features.Selinux{Enabled: &no},
+			Apparmor: &features.Apparmor{Enabled: &no},
+			// Labels are applied where the host has SELinux (refused elsewhere).
+			Selinux:         &features.Selinux{Enabled: &yes},
 			IntelRdt:        &features.IntelRdt{Enabled: &no},
 			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &no}},
 		},

@@ -71,15 +71,21 @@ func Main() {
 		os.Exit(1)
 	}
 	if h := cfg.Spec.Hooks; h != nil && len(h.StartContainer) > 0 {
-		if err := RunHooks("startContainer", h.StartContainer, cfg.hookState(specs.StateCreated)); err != nil {
-			fmt.Fprintf(os.Stderr, "rung init: %v\n", err)
-			os.Exit(1)
-		}
+		exe.startHooks, exe.hookState = h.StartContainer, cfg.hookState(specs.StateCreated)
 	}
 	err = exe.exec()
 	fmt.Fprintf(os.Stderr, "rung init: %v\n", err)
+	if errors.As(err, new(hookError)) {
+		os.Exit(1)
+	}
 	os.Exit(127)
 }
+
+// hookError is a failed startContainer hook: init exits 1 for it, as
+// for any other failure before the exec, and 127 when the exec fails.
+type hookError struct{ error }
+
+func (e hookError) Unwrap() error { return e.error }
 
 // execution is the prepared user process.
 type execution struct {
@@ -94,8 +100,12 @@ type execution struct {
 	// seccompLoaded: the filter went in early (without no_new_privs);
 	// fds were sealed then, and the filter may refuse close_range now.
 	seccompLoaded bool
-	warnings      []string
-	notes         []string
+	// startHooks run in the container just before the exec, under its
+	// seccomp filter, with hookState on stdin.
+	startHooks []specs.Hook
+	hookState  []byte
+	warnings   []string
+	notes      []string
 }
 
 // runtimeHooks is called once the namespaces and mounts exist and before
@@ -222,8 +232,8 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 	if err := setAppArmor(procfs, s.Process.ApparmorProfile); err != nil {
 		return nil, err
 	}
-	if s.Process.SelinuxLabel != "" && selinuxEnabled() {
-		return nil, fmt.Errorf("process.selinuxLabel %q: SELinux labels are not supported yet", s.Process.SelinuxLabel)
+	if err := setSELinuxLabel(procfs, s.Process.SelinuxLabel, cfg.SELinux); err != nil {
+		return nil, err
 	}
 	if err := setPersonality(s.Linux.Personality); err != nil {
 		return nil, err
@@ -297,6 +307,11 @@ func (e *execution) waitForStart() error {
 	if _, err := unix.Write(fd, []byte("0")); err != nil {
 		return fmt.Errorf("write exec fifo: %w", err)
 	}
+	// The O_PATH handle names the fifo in the host's state directory:
+	// no startContainer hook or container process may inherit it.
+	if err := unix.Close(FifoFd); err != nil {
+		return fmt.Errorf("close exec fifo handle: %w", err)
+	}
 	// Left open, close-on-exec: `start` reads end-of-file exactly when the
 	// user process has been exec'd, and only then runs poststart hooks.
 	return nil
@@ -313,9 +328,19 @@ func (e *execution) exec() error {
 		return err
 	}
 	if e.seccomp != nil {
-		// As late as possible: only the exec itself runs under the filter.
+		// As late as possible: only the startContainer hooks and the exec
+		// itself run under the filter.
 		if err := e.seccomp.Load(); err != nil {
 			return fmt.Errorf("linux.seccomp: load filter: %w", err)
+		}
+	}
+	// The runtime spec runs startContainer hooks in the container, and
+	// runc runs them under its seccomp filter: a hook from the image gets
+	// no syscall the process would not get. Every fd but stdio and the
+	// preserved ones is close-on-exec by now.
+	if len(e.startHooks) > 0 {
+		if err := RunHooks("startContainer", e.startHooks, e.hookState); err != nil {
+			return hookError{err}
 		}
 	}
 	err := syscall.Exec(e.path, e.args, e.env)

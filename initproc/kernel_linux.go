@@ -100,11 +100,27 @@ func setAppArmor(procfs *os.File, profile string) error {
 	return nil
 }
 
-// selinuxEnabled: with SELinux absent there is nothing a label could
-// change, and the references (crun, runc) run the container unlabelled.
-func selinuxEnabled() bool {
-	var fs unix.Statfs_t
-	return unix.Statfs("/sys/fs/selinux", &fs) == nil && fs.Type == unix.SELINUX_MAGIC
+// setSELinuxLabel asks for process.selinuxLabel on the next exec (the
+// container process's, or a startContainer hook's, which runs in the
+// container too) and on the keys this process creates (the session
+// keyring), as runc does. on is the runtime's finding, made on the host
+// before init existed: /sys/fs/selinux here may be the container's. The
+// writes go through the private procfs (CVE-2025-52881), to the files
+// go-selinux's SetExecLabel and SetKeyLabel write.
+func setSELinuxLabel(procfs *os.File, label string, on bool) error {
+	if label == "" {
+		return nil
+	}
+	if !on {
+		return fmt.Errorf("process.selinuxLabel %q: SELinux is not enabled on the host: the label cannot be applied", label)
+	}
+	if err := writeProc(procfs, selfProc("attr/keycreate"), label); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("process.selinuxLabel %q: key label: %w", label, err)
+	}
+	if err := writeProc(procfs, selfProc("attr/exec"), label); err != nil {
+		return fmt.Errorf("process.selinuxLabel %q: %w", label, err)
+	}
+	return nil
 }
 
 func setPersonality(p *specs.LinuxPersonality) error {

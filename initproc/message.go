@@ -53,6 +53,10 @@ type Config struct {
 	// the mount id of the copy of the rootfs the runtime stacked on it:
 	// init mounts only inside it, and checks it is there.
 	HostRootMount uint64 `json:"hostRootMount,omitempty"`
+	// SELinux: the runtime found SELinux enabled on the host, and init
+	// applies process.selinuxLabel and linux.mountLabel (it cannot tell
+	// from inside; without SELinux the runtime refused the labels).
+	SELinux bool `json:"selinux,omitempty"`
 	// Log: LogFd is the log pipe (the runtime logs at debug level).
 	Log bool `json:"log,omitempty"`
 	// BindSources: init asks (Reply{BindSources}) for its bind mounts'
@@ -93,6 +97,8 @@ type ExecConfig struct {
 	// shares the runtime's mount namespace (joining namespaces does not
 	// change the root then).
 	RootFd int `json:"rootFd,omitempty"`
+	// SELinux: apply process.selinuxLabel (see Config.SELinux).
+	SELinux bool `json:"selinux,omitempty"`
 	// Log: LogFd is the log pipe (the runtime logs at debug level).
 	Log bool `json:"log,omitempty"`
 }

@@ -96,22 +96,53 @@ func resolveExecutable(p *specs.Process) (*execution, error) {
 	return &execution{path: name, args: p.Args, env: p.Env}, nil
 }
 
-// setupCredentials switches to process.user and sets the capability sets.
-// All of it happens on the locked main thread, which is the one that execs.
-// loadCapabilities reads init's capability state. It runs before the rootfs
-// is entered: the library reads /proc/self/status, which a container
-// without /proc lacks.
+// loadCapabilities reads this thread's capability state from the kernel:
+// capget(2) for the effective, permitted and inheritable sets, prctl(2)
+// for the bounding and ambient ones. The library's Load reads the last two
+// from /proc/self/status, which for `rung exec` is the container's /proc:
+// absent (exec failed) or the container's to fake.
 func loadCapabilities() (capability.Capabilities, error) {
 	caps, err := capability.NewPid2(0)
 	if err != nil {
 		return nil, fmt.Errorf("read capabilities: %w", err)
 	}
-	if err := caps.Load(); err != nil {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return nil, fmt.Errorf("read capabilities: capget: %w", err)
+	}
+	last, err := capability.LastCap()
+	if err != nil {
 		return nil, fmt.Errorf("read capabilities: %w", err)
+	}
+	in := func(mask [2]uint32, c capability.Cap) bool { return mask[c/32]&(1<<(c%32)) != 0 }
+	for c := capability.Cap(0); c <= last; c++ {
+		for _, set := range []struct {
+			which capability.CapType
+			mask  [2]uint32
+		}{
+			{capability.EFFECTIVE, [2]uint32{data[0].Effective, data[1].Effective}},
+			{capability.PERMITTED, [2]uint32{data[0].Permitted, data[1].Permitted}},
+			{capability.INHERITABLE, [2]uint32{data[0].Inheritable, data[1].Inheritable}},
+		} {
+			if in(set.mask, c) {
+				caps.Set(set.which, c)
+			}
+		}
+		if r, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0); err != nil {
+			return nil, fmt.Errorf("read bounding capability %s: %w", c, err)
+		} else if r == 1 {
+			caps.Set(capability.BOUNDING, c)
+		}
+		if r, err := unix.PrctlRetInt(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_IS_SET, uintptr(c), 0, 0); err == nil && r == 1 {
+			caps.Set(capability.AMBIENT, c)
+		}
 	}
 	return caps, nil
 }
 
+// setupCredentials switches to process.user and sets the capability sets.
+// All of it happens on the locked main thread, which is the one that execs.
 func setupCredentials(p *specs.Process, caps capability.Capabilities) (warnings, notes []string, err error) {
 	umask := uint32(0o022)
 	if p.User.Umask != nil {

@@ -49,22 +49,35 @@ func setupRootfs(cfg *Config, ns libns.Set, beforePivot func() error) error {
 		}
 		slaveCopies = true
 	}
+	if l := s.Linux.MountLabel; l != "" {
+		if !cfg.SELinux {
+			return fmt.Errorf("linux.mountLabel %q: SELinux is not enabled on the host: the label cannot be applied", l)
+		}
+		mountLabel = l
+	}
 	userns := ns.Has(libns.User)
-	devMounted := false
+	devMounted, devBind := false, false
+	for _, m := range s.Mounts {
+		if filepath.Clean(m.Destination) == "/dev" {
+			devMounted, devBind = true, parseMountOptions(m.Type, m.Options).bind
+		}
+	}
+	if !devMounted {
+		// No /dev mount: the rootfs's own /dev gets the default devices;
+		// checked before the mounts below it are made.
+		if err := prepareRootfsDev(root); err != nil {
+			return err
+		}
+	}
 	for i, m := range s.Mounts {
 		if err := mountEntry(root, cfg, i, m); err != nil {
 			return fmt.Errorf("mounts[%d] (%s on %s): %w", i, m.Type, m.Destination, err)
 		}
-		if filepath.Clean(m.Destination) == "/dev" {
-			devMounted = true
-		}
 	}
-	if devMounted {
+	// A bound /dev tree (the host's, say) brings its own nodes: as with
+	// runc nothing is added, which would write to the bind's source.
+	if !devBind {
 		if err := setupDev(root, s, userns); err != nil {
-			return err
-		}
-	} else if s.Linux != nil && len(s.Linux.Devices) > 0 {
-		if err := createDevices(root, s.Linux.Devices, userns); err != nil {
 			return err
 		}
 	}
@@ -127,6 +140,45 @@ func setupRootfs(cfg *Config, ns libns.Set, beforePivot func() error) error {
 // own mounts. Each copy is made a slave before it is attached.
 var slaveCopies bool
 
+// mountLabel is linux.mountLabel where SELinux is on: the filesystems
+// init mounts get it as their context, as runc labels them (proc, sysfs,
+// cgroup and binds keep theirs; mqueue is labelled once mounted).
+var mountLabel string
+
+// labelled adds the context= option of mountLabel to mount data.
+func labelled(data string) string {
+	if mountLabel == "" {
+		return data
+	}
+	opt := fmt.Sprintf("context=%q", mountLabel)
+	if data == "" {
+		return opt
+	}
+	return data + "," + opt
+}
+
+// labelMount sets mountLabel on the root of the filesystem just mounted
+// at dest, for the filesystems (mqueue) that take no context= option.
+func labelMount(root *os.File, dest string) error {
+	if mountLabel == "" {
+		return nil
+	}
+	h, err := pathrs.OpenatInRoot(root, dest)
+	if err != nil {
+		return fmt.Errorf("linux.mountLabel: open %s: %w", dest, err)
+	}
+	defer h.Close()
+	f, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("linux.mountLabel: open %s: %w", dest, err)
+	}
+	defer f.Close()
+	if err := unix.Fsetxattr(int(f.Fd()), "security.selinux", []byte(mountLabel), 0); err != nil {
+		return fmt.Errorf("linux.mountLabel: label %s: %w", dest, err)
+	}
+	return nil
+}
+
 // checkHostRoot makes sure that, in the host's mount namespace, init works
 // on the runtime's copy of the rootfs and not on the host mount under it.
 func checkHostRoot(root *os.File, want uint64) error {
@@ -185,8 +237,19 @@ func mountEntry(root *os.File, cfg *Config, i int, m specs.Mount) error {
 		o.flags &^= unix.MS_RDONLY
 		devReadonly = true
 	}
-	if err := unix.Mount(m.Source, fdPath(target), m.Type, o.flags, o.dataString()); err != nil {
+	data := o.dataString()
+	switch m.Type {
+	case "proc", "sysfs", "mqueue":
+	default:
+		data = labelled(data)
+	}
+	if err := unix.Mount(m.Source, fdPath(target), m.Type, o.flags, data); err != nil {
 		return err
+	}
+	if m.Type == "mqueue" {
+		if err := labelMount(root, m.Destination); err != nil {
+			return err
+		}
 	}
 	if o.recAttrSet != 0 || o.recAttrClr != 0 {
 		if err := setattrAt(root, m.Destination, unix.AT_RECURSIVE, o.recAttrSet, o.recAttrClr); err != nil {

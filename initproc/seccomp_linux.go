@@ -78,8 +78,9 @@ func buildSeccomp(sc *specs.LinuxSeccomp) (*seccompProgram, error) {
 			Code: binary.NativeEndian.Uint16(b[0:]), Jt: b[2], Jf: b[3], K: binary.NativeEndian.Uint32(b[4:]),
 		})
 	}
-	if len(prog) > unix.BPF_MAXINSNS {
-		return nil, fmt.Errorf("linux.seccomp: compile: %d instructions, more than the kernel's %d", len(prog), unix.BPF_MAXINSNS)
+	// The ENOSYS stub counts towards the kernel's limit too.
+	if n := len(prog); n > bpfMaxInsns {
+		return nil, fmt.Errorf("linux.seccomp: the compiled filter has %d instructions, more than the kernel's limit of %d", n, bpfMaxInsns)
 	}
 	return &seccompProgram{filter: prog, flags: flags}, nil
 }
@@ -172,21 +173,34 @@ func seccompAction(a specs.LinuxSeccompAction, errnoRet *uint) (libseccomp.ScmpA
 		return 0, fmt.Errorf("action %q is not supported", a)
 	}
 	switch act {
-	case libseccomp.ActErrno:
+	case libseccomp.ActErrno, libseccomp.ActTrace:
 		ret := uint(unix.EPERM)
 		if errnoRet != nil {
 			ret = *errnoRet
 		}
-		act = act.SetReturnCode(int16(ret))
-	case libseccomp.ActTrace:
-		ret := uint(unix.EPERM)
-		if errnoRet != nil {
-			ret = *errnoRet
+		// The filter's return data is 16 bits: a larger value would be
+		// cut to another one silently (65537 to 1, EPERM), and the kernel
+		// caps an errno at MAX_ERRNO.
+		limit := uint(0xffff)
+		if act == libseccomp.ActErrno {
+			limit = maxErrno
 		}
-		act = act.SetReturnCode(int16(ret))
+		if ret > limit {
+			return 0, fmt.Errorf("errnoRet %d: out of range for %s (0 to %d)", ret, a, limit)
+		}
+		act = act.SetReturnCode(int16(uint16(ret)))
 	}
 	return act, nil
 }
+
+// maxErrno is the kernel's MAX_ERRNO: the largest errno a syscall, and so
+// a seccomp filter, can return.
+const maxErrno = 4095
+
+// bpfMaxInsns is the kernel's BPF_MAXINSNS, the longest classic BPF
+// program seccomp(2) takes. The length goes to the kernel as 16 bits: a
+// longer program must be refused here, or it would be cut short.
+const bpfMaxInsns = 4096
 
 func addSeccompRule(f *libseccomp.ScmpFilter, rule specs.LinuxSyscall, def libseccomp.ScmpAction) error {
 	act, err := seccompAction(rule.Action, rule.ErrnoRet)

@@ -34,7 +34,8 @@ static int join(int fd, int type) {
 // joins (inside a joined user namespace, so it owns them). When a pid or
 // time namespace is joined, or a pid namespace created, the process forks,
 // because those apply to children only; the parent writes the child's pid
-// (as the runtime sees it) to PIDFD and exits, the child goes on.
+// (as the runtime sees it) to PIDFD and exits, the child goes on. Without
+// a fork the process writes its own pid there once it has joined.
 __attribute__((constructor)) static void rung_nsenter(void) {
 	const char *env = getenv("_RUNG_NSENTER");
 	if (env == NULL)
@@ -98,8 +99,16 @@ __attribute__((constructor)) static void rung_nsenter(void) {
 		if (unshare_flags & CLONE_NEWPID)
 			must_fork = 1;
 	}
-	if (!must_fork)
+	if (!must_fork) {
+		// Report anyway: the runtime verifies the joins only after this
+		// line, and would otherwise race this constructor.
+		if (pidfd >= 0) {
+			if (dprintf(pidfd, "%d\n", getpid()) < 0)
+				die("report pid", pidfd);
+			close(pidfd);
+		}
 		return;
+	}
 	pid_t child = fork();
 	if (child < 0)
 		die("fork", -1);

@@ -2,20 +2,27 @@ package runtime
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/opencontainers/cgroups"
 	devices "github.com/opencontainers/cgroups/devices/config"
+	"github.com/opencontainers/cgroups/systemd"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // cgroupConfig turns the config's cgroupsPath and linux.resources into the
 // cgroups library's terms. Without a cgroupsPath the cgroup is named after
-// the container under the caller's own cgroup, as runc does.
-func cgroupConfig(s *specs.Spec, id string) (_ *cgroups.Cgroup, warnings []string, err error) {
+// the container under the caller's own cgroup, as runc does. Under the
+// systemd manager (unit non-nil) the cgroup is that transient unit's.
+func cgroupConfig(s *specs.Spec, id string, unit *SystemdUnit) (_ *cgroups.Cgroup, warnings []string, err error) {
 	cg := &cgroups.Cgroup{Resources: &cgroups.Resources{}}
-	if s.Linux.CgroupsPath != "" {
+	switch {
+	case unit != nil:
+		cg.Systemd = true
+		cg.Parent, cg.ScopePrefix, cg.Name = unit.Slice, unit.ScopePrefix, unit.Name
+	case s.Linux.CgroupsPath != "":
 		cg.Path = s.Linux.CgroupsPath
-	} else {
+	default:
 		cg.Name = id
 	}
 	r := s.Linux.Resources
@@ -93,6 +100,56 @@ func cgroupConfig(s *specs.Spec, id string) (_ *cgroups.Cgroup, warnings []strin
 	// a deny-all in the config does not take away the default devices.
 	res.Devices = append(rules, res.Devices...)
 	return cg, warnings, nil
+}
+
+// SystemdUnit names the transient unit that holds a container's cgroup
+// under the systemd cgroup manager: ScopePrefix-Name.scope in Slice, or
+// the slice Name itself when Name ends in ".slice" (runc's rule).
+type SystemdUnit struct {
+	Slice       string `json:"slice"`
+	ScopePrefix string `json:"scopePrefix"`
+	Name        string `json:"name"`
+}
+
+// defaultScopePrefix names rung's scopes when the config gives no
+// cgroupsPath: "rung-<id>.scope", as runc's are "runc-<id>.scope".
+const defaultScopePrefix = "rung"
+
+// ParseSystemdCgroupsPath reads a cgroupsPath in runc's systemd form,
+// "slice:prefix:name". An empty path means runc's default, the container
+// ID in system.slice. Anything else is refused here, before any unit or
+// process exists, rather than handed to systemd to guess at.
+func ParseSystemdCgroupsPath(path, id string) (*SystemdUnit, error) {
+	if path == "" {
+		return &SystemdUnit{Slice: "system.slice", ScopePrefix: defaultScopePrefix, Name: id}, nil
+	}
+	parts := strings.Split(path, ":")
+	if len(parts) != 3 {
+		return nil, fmt.Errorf("linux.cgroupsPath: expected \"slice:prefix:name\" for systemd cgroups, got %q", path)
+	}
+	u := &SystemdUnit{Slice: parts[0], ScopePrefix: parts[1], Name: parts[2]}
+	if u.Slice == "" {
+		u.Slice = "system.slice"
+	}
+	if _, err := systemd.ExpandSlice(u.Slice); err != nil {
+		return nil, fmt.Errorf("linux.cgroupsPath %q: slice: %w", path, err)
+	}
+	for _, f := range []struct{ what, v string }{{"prefix", u.ScopePrefix}, {"name", u.Name}} {
+		if strings.ContainsAny(f.v, "/\\\x00") || f.v == "." || f.v == ".." {
+			return nil, fmt.Errorf("linux.cgroupsPath %q: invalid %s %q", path, f.what, f.v)
+		}
+	}
+	if u.Name == "" {
+		return nil, fmt.Errorf("linux.cgroupsPath %q: empty unit name", path)
+	}
+	if strings.HasSuffix(u.Name, ".slice") {
+		// The container's cgroup is then that slice (the prefix is not
+		// used, as in runc).
+		if _, err := systemd.ExpandSlice(u.Name); err != nil {
+			return nil, fmt.Errorf("linux.cgroupsPath %q: name: %w", path, err)
+		}
+	}
+	return u, nil
 }
 
 func deviceRules(list []specs.LinuxDeviceCgroup) ([]*devices.Rule, error) {

@@ -99,13 +99,13 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 		}
 		return signalProcess(c.Rec.Pid, c.Rec.StartTime, sig)
 	}
-	if stopped && len(c.Rec.CgroupPaths) == 0 {
+	if stopped && c.Rec.Cgroup == nil {
 		return nil
 	}
 	// Frozen, no process can fork a new one between listing and
 	// signalling; frozen processes take the signal when thawed.
 	frozen := st == Paused
-	if !frozen && len(c.Rec.CgroupPaths) > 0 {
+	if !frozen && c.Rec.Cgroup != nil {
 		if err := c.freeze(cgroups.Frozen); err == nil {
 			defer func() { _ = c.freeze(cgroups.Thawed) }()
 		}
@@ -142,7 +142,7 @@ type proc struct {
 // container recorded without one, in its own pid namespace every process
 // sharing init's pid namespace, and otherwise init and its descendants.
 func (c *Container) processes() ([]proc, error) {
-	if len(c.Rec.CgroupPaths) > 0 {
+	if c.Rec.Cgroup != nil {
 		pids, err := c.cgroupPids()
 		if err != nil {
 			return nil, err
@@ -371,6 +371,15 @@ func DeleteLeftover(root, id string) error {
 	defer lock.Close()
 	if _, err := os.Stat(filepath.Join(dir, stateFile)); err == nil {
 		return errors.New("state file appeared while deleting")
+	}
+	// The cgroup is recorded before it is made: what it holds (an init
+	// that outlived its killed create) goes with it.
+	ref, err := readCgroupRef(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err := removeCgroup(ref); err != nil {
+		return err
 	}
 	if err := unmountHostMounts(dir); err != nil {
 		return err

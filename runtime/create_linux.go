@@ -41,6 +41,10 @@ type CreateOptions struct {
 	RelayTerminal bool
 	// MinRung, when set, refuses a config whose isolation reads below it.
 	MinRung *libns.Rung
+	// SystemdCgroup: systemd manages the container's cgroup as a
+	// transient unit (--systemd-cgroup), named by a "slice:prefix:name"
+	// cgroupsPath.
+	SystemdCgroup bool
 }
 
 // CreatedContainer is a container whose init is waiting for start, held
@@ -56,6 +60,9 @@ type CreatedContainer struct {
 // process, no state directory.
 func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if err := ValidateID(o.ID); err != nil {
+		return nil, err
+	}
+	if err := checkPreserved(o.PreserveFds); err != nil {
 		return nil, err
 	}
 	bundle, err := filepath.Abs(o.Bundle)
@@ -77,6 +84,14 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	}
 	for _, w := range plan.Warnings {
 		logrus.Warn(w)
+	}
+	var mountLabel string
+	if s.Linux != nil {
+		mountLabel = s.Linux.MountLabel
+	}
+	selinuxOn, err := selinuxLabels(s.Process, mountLabel)
+	if err != nil {
+		return nil, err
 	}
 	joins, err := openJoins(plan)
 	if err != nil {
@@ -117,12 +132,20 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	}
 	defer lock.Close()
 	pid := 0
+	var cgRef *CgroupRef
 	defer func() {
 		if err != nil {
 			if pid > 0 {
-				// rung is init's parent or subreaper: kill and reap it.
+				// rung is init's parent or subreaper: kill and reap it,
+				// so that it has left the cgroup before that is removed.
 				_ = unix.Kill(pid, unix.SIGKILL)
 				_, _ = unix.Wait4(pid, nil, 0, nil)
+			}
+			if cerr := removeCgroup(cgRef); cerr != nil {
+				// Keep the state directory: it records the cgroup
+				// (cgroup.json), and `delete` retries.
+				err = fmt.Errorf("%w (and removing the cgroup: %v)", err, cerr)
+				return
 			}
 			if uerr := unmountHostMounts(dir); uerr != nil {
 				// Keep the record: the state directory stays as a
@@ -144,13 +167,24 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		}
 	}
 
-	cgConf, cgWarnings, err := cgroupConfig(s, o.ID)
+	var unit *SystemdUnit
+	if o.SystemdCgroup {
+		if unit, err = ParseSystemdCgroupsPath(s.Linux.CgroupsPath, o.ID); err != nil {
+			return nil, err
+		}
+	}
+	cgConf, cgWarnings, err := cgroupConfig(s, o.ID, unit)
 	if err != nil {
 		return nil, err
 	}
 	for _, w := range cgWarnings {
 		logrus.Warn(w)
 	}
+	cg, ref, err := openCgroup(dir, cgConf, unit)
+	if err != nil {
+		return nil, err
+	}
+	cgRef = ref
 	var tty *ttyProxy
 	if s.Process.Terminal && o.ConsoleSocket == "" && o.RelayTerminal {
 		if tty, err = newTTYProxy(); err != nil {
@@ -169,12 +203,19 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if consoleFile != nil {
 		defer consoleFile.Close()
 	}
+	cgDir, err := precreateCgroup(cg, cgConf)
+	if err != nil {
+		return nil, err
+	}
+	if cgDir != nil {
+		defer cgDir.Close()
+	}
 	preserved := preservedFiles(o.PreserveFds)
 	initLog, err := newChildLog()
 	if err != nil {
 		return nil, err
 	}
-	pid, sync, consoleFd, childPreserved, err := startInit(s, plan, joins, consoleFile, preserved, initLog.w, bundle, dir)
+	pid, sync, consoleFd, childPreserved, err := startInit(s, plan, joins, consoleFile, preserved, initLog.w, bundle, dir, cgDir)
 	initLog.started()
 	if err != nil {
 		return nil, err
@@ -185,27 +226,18 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if r := s.Linux.Resources; r != nil && r.Memory != nil {
 		kernelTCP = r.Memory.KernelTCP
 	}
-	cg, err := newCgroup(cgConf, pid, kernelTCP)
-	if cg != nil {
-		defer func() {
-			if err != nil {
-				// init leaves the cgroup before it can be removed; pid
-				// is cleared so the outer cleanup does not signal a pid
-				// that may be reused by then.
-				_ = unix.Kill(pid, unix.SIGKILL)
-				_, _ = unix.Wait4(pid, nil, 0, nil)
-				pid = 0
-				_ = cg.Destroy()
-			}
-		}()
+	joinPid := pid
+	if cgDir != nil {
+		joinPid = -1 // cloned into it
 	}
-	if err != nil {
+	if err := applyCgroup(cg, cgConf, joinPid, kernelTCP); err != nil {
 		return nil, err
 	}
+	killPoint("cgroup")
 	// Hooks during create see "created", as runc and crun pass it and the
 	// runtime-tools hook tests expect.
 	hookState := &specs.State{Version: ociVersion, ID: o.ID, Status: specs.StateCreated, Pid: pid, Bundle: bundle, Annotations: s.Annotations}
-	if err := sendConfig(sync, s, plan, isolated, o, bundle, hookState, consoleFd, childPreserved, hostRootMnt, initLog.w != nil); err != nil {
+	if err := sendConfig(sync, s, plan, isolated, o, bundle, hookState, consoleFd, childPreserved, hostRootMnt, selinuxOn, initLog.w != nil); err != nil {
 		return nil, err
 	}
 	dec, enc := json.NewDecoder(sync), json.NewEncoder(sync)
@@ -269,9 +301,9 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 			Joined:     plan.Joined().Names(),
 			Verified:   true,
 		},
-		PidNS:       plan.Create.Has(libns.PID),
-		CgroupPaths: cg.GetPaths(),
-		Config:      s,
+		PidNS:  plan.Create.Has(libns.PID),
+		Cgroup: cgRef,
+		Config: s,
 	}
 	if err := writeRecord(dir, rec); err != nil {
 		return nil, err
@@ -302,7 +334,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 // starts (Path B), and creates the new ones itself after a joined user
 // namespace, or a pid namespace that needs a fork. It returns init's pid
 // and the runtime's end of the sync socket; init then waits for its config.
-func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.File, preserved []*os.File, logW *os.File, bundle, dir string) (pid int, sync *os.File, consoleFd int, childPreserved []int, err error) {
+func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.File, preserved []*os.File, logW *os.File, bundle, dir string, cgroupDir *os.File) (pid int, sync *os.File, consoleFd int, childPreserved []int, err error) {
 	fifo := filepath.Join(dir, fifoName)
 	// 0622: init writes to it after switching to the container's user.
 	if err := unix.Mkfifo(fifo, 0o622); err != nil {
@@ -347,6 +379,11 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 	// and joining pid or time needs the constructor's fork anyway.
 	inConstructor := joined.Has(libns.User) || joined.Has(libns.PID) || joined.Has(libns.Time)
 	attr := &syscall.SysProcAttr{}
+	if cgroupDir != nil {
+		// CLONE_INTO_CGROUP: the constructor's fork, when there is one,
+		// inherits the cgroup.
+		attr.UseCgroupFD, attr.CgroupFD = true, int(cgroupDir.Fd())
+	}
 	var unshare libns.Set
 	if inConstructor {
 		unshare = newNS
@@ -440,8 +477,22 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 	return pid, parent, consoleFd, childPreserved, nil
 }
 
+// checkPreserved refuses --preserve-fds N unless the caller really passed
+// every fd 3 .. 3+N-1: one it left closed may be a file rung or the Go
+// runtime opened since (a host cgroup file, the state directory), and
+// would give the container a way out to the host.
+func checkPreserved(n int) error {
+	for fd := 3; fd < 3+n; fd++ {
+		if !libns.Inherited(fd) {
+			return fmt.Errorf("--preserve-fds %d: fd %d was not passed to rung (it was closed when rung started)", n, fd)
+		}
+	}
+	return nil
+}
+
 // preservedFiles are rung's own fds 3 .. 3+n-1, which the engine passed
-// for the container process (--preserve-fds).
+// for the container process (--preserve-fds); checkPreserved has checked
+// each was open when rung started.
 func preservedFiles(n int) []*os.File {
 	var out []*os.File
 	for i := 0; i < n; i++ {
@@ -505,7 +556,7 @@ func isolating(plan spec.Plan, joins []libns.Join) (libns.Set, error) {
 	return set, nil
 }
 
-func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, isolated libns.Set, o CreateOptions, bundle string, hookState *specs.State, consoleFd int, preserved []int, hostRootMnt uint64, log bool) error {
+func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, isolated libns.Set, o CreateOptions, bundle string, hookState *specs.State, consoleFd int, preserved []int, hostRootMnt uint64, selinuxOn, log bool) error {
 	cfg := initproc.Config{
 		ConsoleFd:   consoleFd,
 		PreserveFds: preserved,
@@ -516,6 +567,7 @@ func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, isolated libns.Set
 		// that is the runtime's own is the host's to init.
 		Joined:        isolated.Minus(plan.Create).Names(),
 		HostRootMount: hostRootMnt,
+		SELinux:       selinuxOn,
 		Log:           log,
 		// With a user namespace, init's root may not reach a source that
 		// host root can: the runtime opens them for it.

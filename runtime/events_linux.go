@@ -89,7 +89,7 @@ func (c *Container) Stats() (*Stats, error) {
 	if c.Status() == Stopped {
 		return nil, errNotRunning
 	}
-	m, err := loadCgroup(c.Rec.CgroupPaths)
+	m, err := c.Rec.Cgroup.manager(nil)
 	if err != nil {
 		return nil, err
 	}
@@ -137,9 +137,9 @@ func convertStats(cs *cgroups.Stats) *Stats {
 // container's memory cgroup (the oom_kill line of memory.oom_control on
 // v1, of memory.events on v2); -1 when it cannot be read.
 func (c *Container) OOMKills() int64 {
-	dir, file := c.Rec.CgroupPaths["memory"], "memory.oom_control"
+	dir, file := c.Rec.Cgroup.dirs()["memory"], "memory.oom_control"
 	if cgroups.IsCgroup2UnifiedMode() {
-		dir, file = c.Rec.CgroupPaths[""], "memory.events"
+		dir, file = c.Rec.Cgroup.dirs()[""], "memory.events"
 	}
 	if dir == "" {
 		return -1

@@ -52,7 +52,14 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 			return -1, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
 		}
 	}
-	cgroupPaths, err := execCgroupPaths(c.Rec.CgroupPaths, o.SubCgroups)
+	cgroupPaths, err := execCgroupPaths(c.Rec.Cgroup.dirs(), o.SubCgroups)
+	if err != nil {
+		return -1, err
+	}
+	if err := checkPreserved(o.PreserveFds); err != nil {
+		return -1, err
+	}
+	selinuxOn, err := selinuxLabels(o.Process, "")
 	if err != nil {
 		return -1, err
 	}
@@ -122,16 +129,27 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 		extra = append(extra, f)
 		childPreserved = append(childPreserved, 3+len(extra)-1)
 	}
-	// Sharing the runtime's mount namespace, init chroot'ed into its
-	// rootfs: the exec'd process must too, or it would run on the host's
-	// root. Decided by identity: joining a mount namespace that is the
-	// runtime's own does not change the root either.
+	// Without a mount namespace of its own, init chroot'ed into the copy
+	// of its rootfs the runtime stacked on it: the exec'd process must
+	// too, or it would run on the host's root. Decided from the state
+	// record, not from init's mount namespace now: init with
+	// CAP_SYS_ADMIN may have unshared one of its own, a copy of the
+	// host's mounts, and joining that would land on the host's /.
 	rootFd := 0
-	shared, err := sharesOurMountNS(c.Rec.Pid)
+	hasCopy, err := hasHostRoot(c.dir)
 	if err != nil {
 		return -1, err
 	}
-	if shared {
+	if !hasCopy {
+		shared, err := sharesOurMountNS(c.Rec.Pid)
+		if err != nil {
+			return -1, err
+		}
+		if shared {
+			return -1, errors.New("exec: the container shares the runtime's mount namespace and no copy of its rootfs is recorded: its root cannot be proven")
+		}
+	}
+	if hasCopy {
 		root, err := c.openHostRoot()
 		if err != nil {
 			return -1, err
@@ -169,15 +187,24 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 		return -1, fmt.Errorf("start exec process: %w", err)
 	}
 	pid := cmd.Process.Pid
-	if libns.NeedsFork(joins, 0) {
+	forked := libns.NeedsFork(joins, 0)
+	if forked {
 		if err := cmd.Wait(); err != nil {
 			return -1, fmt.Errorf("join the container's namespaces: %w", err)
 		}
-		line, err := bufio.NewReader(pidR).ReadString('\n')
-		if pid, err = strconv.Atoi(strings.TrimSpace(line)); err != nil {
-			return -1, fmt.Errorf("join the container's namespaces: no pid reported")
-		}
 	}
+	// Without a fork the line only says the constructor has joined: the
+	// namespaces are verified after it, not while it may still be joining.
+	line, rerr := bufio.NewReader(pidR).ReadString('\n')
+	reported, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil || reported <= 0 || (!forked && reported != pid) {
+		if !forked {
+			_ = unix.Kill(pid, unix.SIGKILL)
+			_, _ = unix.Wait4(pid, nil, 0, nil)
+		}
+		return -1, fmt.Errorf("join the container's namespaces: no pid reported (%v)", rerr)
+	}
+	pid = reported
 	kill := func() { _ = unix.Kill(pid, unix.SIGKILL); _, _ = unix.Wait4(pid, nil, 0, nil) }
 	if err := libns.VerifyJoined(pid, joins); err != nil {
 		kill()
@@ -193,7 +220,7 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 	if c.Rec.Config != nil && c.Rec.Config.Linux != nil {
 		seccomp = c.Rec.Config.Linux.Seccomp
 	}
-	if err := json.NewEncoder(parent).Encode(initproc.ExecConfig{Process: o.Process, Seccomp: seccomp, ConsoleFd: consoleFd, PreserveFds: childPreserved, RootFd: rootFd, Log: execLog.w != nil}); err != nil {
+	if err := json.NewEncoder(parent).Encode(initproc.ExecConfig{Process: o.Process, Seccomp: seccomp, ConsoleFd: consoleFd, PreserveFds: childPreserved, RootFd: rootFd, SELinux: selinuxOn, Log: execLog.w != nil}); err != nil {
 		kill()
 		return -1, fmt.Errorf("send process to exec: %w", err)
 	}

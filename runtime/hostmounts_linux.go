@@ -215,6 +215,19 @@ func makeSlave(tree int, recursive bool) error {
 	return nil
 }
 
+// hasHostRoot reports whether dir records a copy of the rootfs: the
+// container runs in the runtime's mount namespace.
+func hasHostRoot(dir string) (bool, error) {
+	_, err := os.Lstat(filepath.Join(dir, hostMountsFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("exec: %w", err)
+	}
+	return true, nil
+}
+
 func readHostRoot(dir string) (*hostRoot, error) {
 	data, err := os.ReadFile(filepath.Join(dir, hostMountsFile))
 	if err != nil {

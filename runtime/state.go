@@ -51,9 +51,8 @@ type Record struct {
 	// PidNS is set when the container has its own pid namespace: killing
 	// its init then ends every process in it.
 	PidNS bool `json:"pidNamespace"`
-	// CgroupPaths maps each controller to the container's cgroup directory
-	// (the key "" on cgroup v2).
-	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
+	// Cgroup is the container's cgroup, nil when it has none.
+	Cgroup *CgroupRef `json:"cgroup,omitempty"`
 	// Config is the config as it was at create: start, exec and delete use
 	// it (hooks, the process to base exec on, seccomp) even if the bundle
 	// has changed since.

@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	"github.com/opencontainers/cgroups"
-	"github.com/opencontainers/cgroups/manager"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -24,7 +23,7 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 	if c.Status() == Stopped {
 		return errNotRunning
 	}
-	if len(c.Rec.CgroupPaths) == 0 || c.Rec.Config == nil || c.Rec.Config.Linux == nil {
+	if c.Rec.Cgroup == nil || c.Rec.Config == nil || c.Rec.Config.Linux == nil {
 		return errors.New("container has no cgroup to update")
 	}
 	s := c.Rec.Config
@@ -36,15 +35,17 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 		return err
 	}
 	mergeResources(s.Linux.Resources, r)
-	cg, warnings, err := cgroupConfig(s, c.Rec.ID)
+	cg, warnings, err := cgroupConfig(s, c.Rec.ID, c.Rec.Cgroup.Systemd)
 	if err != nil {
 		return err
 	}
 	_ = warnings // said once at create
 	cg.Resources.SkipDevices = true
-	m, err := manager.NewWithPaths(cg, c.Rec.CgroupPaths)
+	// Under systemd, Set changes the unit's properties as well as the
+	// cgroup files, so that systemd does not later put back old values.
+	m, err := c.Rec.Cgroup.manager(cg.Resources)
 	if err != nil {
-		return fmt.Errorf("cgroup: %w", err)
+		return err
 	}
 	if err := m.Set(cg.Resources); err != nil {
 		return fmt.Errorf("update resources: %w", err)

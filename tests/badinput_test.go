@@ -131,9 +131,9 @@ func TestHalfWrittenStateDir(t *testing.T) {
 	os.RemoveAll(filepath.Join(e.root, "bad"))
 }
 
-// crun's and runc's cgroup manager flags: cgroupfs works; systemd (absent
-// here) and disabled (which would drop every resource limit) are refused
-// with a clear error and leave nothing.
+// crun's and runc's cgroup manager flags: cgroupfs works; disabled (which
+// would drop every resource limit) and contradicting flags are refused
+// with a clear error and leave nothing. (systemd: TestSystemdCgroupManager.)
 func TestCgroupManagerFlags(t *testing.T) {
 	e := newEnv(t)
 	b := e.bundle("b", "strict", sleeper)
@@ -141,8 +141,7 @@ func TestCgroupManagerFlags(t *testing.T) {
 		flags []string
 		want  string
 	}{
-		{[]string{"--systemd-cgroup"}, "systemd cgroup manager is not supported"},
-		{[]string{"--cgroup-manager", "systemd"}, "systemd cgroup manager is not supported"},
+		{[]string{"--systemd-cgroup", "--cgroup-manager", "cgroupfs"}, "contradict each other"},
 		{[]string{"--cgroup-manager", "disabled"}, "--cgroup-manager disabled: not supported"},
 		{[]string{"--cgroup-manager", "bogus"}, "unknown manager"},
 	} {

@@ -3,6 +3,7 @@ package tests
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -152,4 +153,32 @@ func TestCgroupInUseRefused(t *testing.T) {
 			t.Errorf("cgroup %s left behind", d)
 		}
 	}
+}
+
+// TestKilledCreateLeavesNoCgroup: rung SIGKILLed just after it made the
+// container's cgroup (and moved init there) leaves a state directory that
+// records the cgroup; delete removes the cgroup and kills what is in it,
+// instead of reporting success over a leaked cgroup.
+func TestKilledCreateLeavesNoCgroup(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle("b", "strict", sleeper)
+	cmd := exec.Command(rungBin, "--root", e.root, "create", "--bundle", b, "k")
+	cmd.Env = append(os.Environ(), "RUNG_TEST_KILL_AT=cgroup")
+	if r := run(cmd); r.code != -1 || !strings.Contains(r.stderr, "killed") {
+		t.Fatalf("create with a kill point: exit %d %q, want it killed", r.code, r.stderr)
+	}
+	made := false
+	for _, d := range cgroupDirs("k") {
+		if _, err := os.Stat(d); err == nil {
+			made = true
+		}
+	}
+	if !made {
+		t.Fatal("the kill point came before the cgroup was made")
+	}
+	if r := e.rung("state", "k"); r.code == 0 || !strings.Contains(r.stderr, "container does not exist") {
+		t.Errorf("state of a killed create: exit %d %q", r.code, r.stderr)
+	}
+	e.must("delete", "--force", "k")
+	e.noLeftovers("k")
 }

@@ -20,6 +20,8 @@ func TestPauseResumePs(t *testing.T) {
 		s.Process.Args = []string{"sh", "-c", "(while :; do echo x >> /tmp/ticks; sleep 0.02; done) & wait"}
 	})
 	e.must("run", "-d", "--bundle", b, "p")
+	ticks := filepath.Join(b, "rootfs/tmp/ticks")
+	waitLines(t, ticks, 2) // the child has been forked
 	var pids []int
 	if err := json.Unmarshal([]byte(e.must("ps", "--format", "json", "p").stdout), &pids); err != nil || len(pids) < 2 {
 		t.Fatalf("ps json: %v %v", pids, err)
@@ -27,8 +29,6 @@ func TestPauseResumePs(t *testing.T) {
 	if table := e.must("ps", "p").stdout; !strings.Contains(table, "PID") || !strings.Contains(table, " "+strconv.Itoa(e.state("p").Pid)+" ") {
 		t.Fatalf("ps table:\n%s", table)
 	}
-	ticks := filepath.Join(b, "rootfs/tmp/ticks")
-	waitLines(t, ticks, 2)
 	e.must("pause", "p")
 	if st := e.state("p"); st.Status != "paused" {
 		t.Fatalf("after pause: %s", st.Status)
