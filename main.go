@@ -144,12 +144,15 @@ var systemdCgroup bool
 // fatal reports err the way runc does: through the log (so an engine
 // reading --log gets exactly one error object) and, when the log is a
 // file, once more as a plain line on stderr.
-func fatal(err error) {
+func fatal(err error) { fatalCode(err, 1) }
+
+// fatalCode is fatal with another exit code.
+func fatalCode(err error, code int) {
 	logrus.Error(err)
 	if logToFile {
 		fmt.Fprintln(os.Stderr, err)
 	}
-	os.Exit(1)
+	os.Exit(code)
 }
 
 // containerID is the command's single ID argument.

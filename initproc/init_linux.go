@@ -42,7 +42,18 @@ func Main() {
 		os.Exit(1) // the runtime went away before sending a config
 	}
 	phase.Mark("config-received")
-	exe, err := setup(&cfg, func() error { return runtimeHooks(&cfg, enc, dec) })
+	if cfg.Log {
+		openLog(LogFd)
+	}
+	debugf("init: config received for container %s, namespaces %v, joined %v", cfg.ID, cfg.Namespaces, cfg.Joined)
+	exe, err := func() (*execution, error) {
+		if cfg.BindSources {
+			if err := receiveBindSources(&cfg, enc, SyncFd); err != nil {
+				return nil, err
+			}
+		}
+		return setup(&cfg, func() error { return runtimeHooks(&cfg, enc, dec) })
+	}()
 	if err != nil {
 		_ = enc.Encode(Reply{Error: err.Error()})
 		os.Exit(1)
@@ -56,6 +67,8 @@ func Main() {
 		os.Exit(1) // the runtime died or gave up: run nothing
 	}
 	phase.Mark("released")
+	debugf("init: container recorded; closing the log pipe and waiting for start on exec.fifo")
+	closeLog()
 	sync.Close()
 	if err := exe.waitForStart(); err != nil {
 		fmt.Fprintf(os.Stderr, "rung init: %v\n", err)
@@ -155,6 +168,7 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 	}
 	ns := created | joined // the container's own namespaces
 	if created.Has(libns.Cgroup) {
+		debugf("init: creating the cgroup namespace")
 		// Per thread: this is the thread that mounts cgroupfs and execs.
 		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 			return nil, fmt.Errorf("create cgroup namespace: %w", err)
@@ -187,20 +201,27 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 	} else if len(s.Linux.TimeOffsets) > 0 {
 		return nil, errors.New("linux.timeOffsets: time offsets need a new time namespace")
 	}
+	debugf("init: setting up the root filesystem %s (%d mounts, no pivot %v)", cfg.Rootfs, len(s.Mounts), cfg.NoPivot)
 	if err := setupRootfs(cfg, ns, beforePivot); err != nil {
 		return nil, err
 	}
 	phase.Mark("masked-paths")
+	debugf("init: root filesystem ready")
 	if s.Process.Terminal {
 		if cfg.ConsoleFd == 0 {
 			return nil, errors.New("process.terminal: no console socket")
 		}
+		debugf("init: setting up the console")
 		sock := os.NewFile(uintptr(cfg.ConsoleFd), "console-socket")
-		err := setupConsole(sock, s.Process.ConsoleSize, ns.Has(libns.Mount))
+		err := setupConsole(sock, s.Process.ConsoleSize, ns.Has(libns.Mount), s.Process.User.UID)
 		sock.Close()
 		if err != nil {
 			return nil, fmt.Errorf("process.terminal: %w", err)
 		}
+	}
+	debugf("init: setting %d sysctls, hostname %q", len(s.Linux.Sysctl), s.Hostname)
+	if err := finishDev(); err != nil {
+		return nil, err
 	}
 	if err := setSysctls(procfs, s.Linux.Sysctl, ns); err != nil {
 		return nil, err
@@ -239,35 +260,41 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 	if err != nil {
 		return nil, err
 	}
+	debugf("init: process %s resolved to %s, cwd %s", s.Process.Args[0], exe.path, s.Process.Cwd)
 	exe.rlimits = s.Process.Rlimits
 	exe.procfs = procfs
 	exe.preserved = cfg.PreserveFds
-	if err := enterCwd(s.Process.Cwd); err != nil {
+	chdirLater, err := enterCwdPrivileged(s.Process.Cwd)
+	if err != nil {
 		return nil, err
 	}
 	exe.seccomp = filter
 	if filter != nil && !s.Process.NoNewPrivileges {
 		// Without no_new_privs the kernel accepts a filter only from a
 		// process with CAP_SYS_ADMIN: load it before capabilities drop.
+		debugf("init: loading the seccomp filter before the capability drop (no no_new_privs)")
 		if err := loadSeccompEarly(filter); err != nil {
 			return nil, err
 		}
 		exe.seccomp, exe.seccompLoaded = nil, true
 	}
 	phase.Mark("process-attrs")
+	debugf("init: switching to uid %d gid %d and setting capabilities", s.Process.User.UID, s.Process.User.GID)
 	exe.warnings, exe.notes, err = setupCredentials(s.Process, caps)
 	if err != nil {
 		return nil, err
 	}
-	// Again as the container's user: its permissions decide.
-	if err := os.Chdir(s.Process.Cwd); err != nil {
-		return nil, fmt.Errorf("chdir to cwd (%q) set in config.json failed: %w", s.Process.Cwd, err)
+	if chdirLater {
+		if err := enterCwd(s.Process.Cwd); err != nil {
+			return nil, err
+		}
 	}
 	if s.Process.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return nil, fmt.Errorf("process.noNewPrivileges: %w", err)
 		}
 	}
+	debugf("init: set-up complete, reporting ready")
 	return exe, nil
 }
 

@@ -215,7 +215,12 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	}
 	phase.Mark("cgroup-prepared")
 	preserved := preservedFiles(o.PreserveFds)
-	pid, sync, consoleFd, childPreserved, err := startInit(s, plan, joins, consoleFile, preserved, bundle, dir, cgDir)
+	initLog, err := newChildLog()
+	if err != nil {
+		return nil, err
+	}
+	pid, sync, consoleFd, childPreserved, err := startInit(s, plan, joins, consoleFile, preserved, initLog.w, bundle, dir, cgDir)
+	initLog.started()
 	if err != nil {
 		return nil, err
 	}
@@ -237,7 +242,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	// Hooks during create see "created", as runc and crun pass it and the
 	// runtime-tools hook tests expect.
 	hookState := &specs.State{Version: ociVersion, ID: o.ID, Status: specs.StateCreated, Pid: pid, Bundle: bundle, Annotations: s.Annotations}
-	if err := sendConfig(sync, s, plan, isolated, o, bundle, hookState, consoleFd, childPreserved, hostRootMnt, selinuxOn); err != nil {
+	if err := sendConfig(sync, s, plan, isolated, o, bundle, hookState, consoleFd, childPreserved, hostRootMnt, selinuxOn, initLog.w != nil); err != nil {
 		return nil, err
 	}
 	phase.Mark("config-sent")
@@ -246,10 +251,18 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	for {
 		reply = initproc.Reply{}
 		if err := dec.Decode(&reply); err != nil {
+			initLog.wait() // init is gone
 			return nil, fmt.Errorf("unable to start container process: init exited before it was ready")
 		}
 		if reply.Error != "" {
+			initLog.wait() // init exits after its error
 			return nil, fmt.Errorf("unable to start container process: %s", reply.Error)
+		}
+		if reply.BindSources {
+			if err := sendBindSources(sync, pid, s, bundle); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		if !reply.RuntimeHooks {
 			break
@@ -318,6 +331,8 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		return nil, fmt.Errorf("release init: %w", err)
 	}
 	phase.Mark("init-released")
+	// init closes its log before it waits for start.
+	initLog.wait()
 	return &CreatedContainer{Container: &Container{root: o.Root, dir: dir, Rec: rec}, tty: tty}, nil
 }
 
@@ -329,7 +344,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 // starts (Path B), and creates the new ones itself after a joined user
 // namespace, or a pid namespace that needs a fork. It returns init's pid
 // and the runtime's end of the sync socket; init then waits for its config.
-func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.File, preserved []*os.File, bundle, dir string, cgroupDir *os.File) (pid int, sync *os.File, consoleFd int, childPreserved []int, err error) {
+func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.File, preserved []*os.File, logW *os.File, bundle, dir string, cgroupDir *os.File) (pid int, sync *os.File, consoleFd int, childPreserved []int, err error) {
 	fifo := filepath.Join(dir, fifoName)
 	// 0622: init writes to it after switching to the container's user.
 	if err := unix.Mkfifo(fifo, 0o622); err != nil {
@@ -395,6 +410,9 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 		attr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
 	extra := []*os.File{child, fifoFd} // fds 3 and 4
+	if logW != nil {
+		extra = append(extra, logW) // initproc.LogFd
+	}
 	env := []string{
 		// Go 1.25+ would otherwise open the host's cgroup cpu files at
 		// start-up and keep them open in init, inside the container.
@@ -555,7 +573,7 @@ func isolating(plan spec.Plan, joins []libns.Join) (libns.Set, error) {
 	return set, nil
 }
 
-func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, isolated libns.Set, o CreateOptions, bundle string, hookState *specs.State, consoleFd int, preserved []int, hostRootMnt uint64, selinuxOn bool) error {
+func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, isolated libns.Set, o CreateOptions, bundle string, hookState *specs.State, consoleFd int, preserved []int, hostRootMnt uint64, selinuxOn, log bool) error {
 	cfg := initproc.Config{
 		ConsoleFd:   consoleFd,
 		PreserveFds: preserved,
@@ -567,6 +585,10 @@ func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, isolated libns.Set
 		Joined:        isolated.Minus(plan.Create).Names(),
 		HostRootMount: hostRootMnt,
 		SELinux:       selinuxOn,
+		Log:           log,
+		// With a user namespace, init's root may not reach a source that
+		// host root can: the runtime opens them for it.
+		BindSources: plan.Create.Has(libns.User) && hasBindMount(s, bundle),
 	}
 	if err := json.NewEncoder(sync).Encode(&cfg); err != nil {
 		return fmt.Errorf("send config to init: %w", err)
@@ -593,4 +615,38 @@ func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
 		out[i] = syscall.SysProcIDMap{ContainerID: int(e.ContainerID), HostID: int(e.HostID), Size: int(e.Size)}
 	}
 	return out
+}
+
+func hasBindMount(s *specs.Spec, bundle string) bool {
+	idx, _ := initproc.BindSourcePaths(s, bundle)
+	return len(idx) > 0
+}
+
+// sendBindSources answers init's request: the bind sources, opened in its
+// mount namespace. On failure init gets a message without fds and gives
+// up; the error here is the one reported.
+func sendBindSources(sync *os.File, pid int, s *specs.Spec, bundle string) error {
+	idx, paths := initproc.BindSourcePaths(s, bundle)
+	files, err := openInMountNS(pid, paths)
+	if err != nil {
+		_ = unix.Sendmsg(int(sync.Fd()), []byte{'E'}, nil, nil, 0)
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			for k, p := range paths {
+				if pe.Path == p {
+					return fmt.Errorf("unable to start container process: mounts[%d] (bind on %s): %w", idx[k], s.Mounts[idx[k]].Destination, err)
+				}
+			}
+		}
+		return fmt.Errorf("unable to start container process: bind sources: %w", err)
+	}
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	if err := sendFds(sync, files); err != nil {
+		return fmt.Errorf("send bind sources to init: %w", err)
+	}
+	return nil
 }

@@ -89,8 +89,9 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-// bundle makes a bundle with the rung spec template at rung r, changed by
-// edit. It returns the bundle directory.
+// bundle makes a bundle with the rung spec template at rung r (runc's
+// default template when r is ""), changed by edit. It returns the bundle
+// directory.
 func (e *env) bundle(name, rung string, edit func(s *specs.Spec)) string {
 	e.t.Helper()
 	b := filepath.Join(e.dir, name)
@@ -100,10 +101,17 @@ func (e *env) bundle(name, rung string, edit func(s *specs.Spec)) string {
 	if out, err := exec.Command("cp", "-a", rootfsTpl, filepath.Join(b, "rootfs")).CombinedOutput(); err != nil {
 		e.t.Fatalf("copy rootfs: %v %s", err, out)
 	}
-	if r := e.rung("spec", "--bundle", b, "--isolation", rung); r.code != 0 {
+	args := []string{"spec", "--bundle", b}
+	if rung != "" {
+		args = append(args, "--isolation", rung)
+	}
+	if r := e.rung(args...); r.code != 0 {
 		e.t.Fatalf("rung spec: %s", r.stderr)
 	}
 	e.editSpec(b, func(s *specs.Spec) {
+		// The template asks for a terminal, as runc's does; the tests run
+		// on plain stdio unless they ask for one.
+		s.Process.Terminal = false
 		s.Process.Env = append(s.Process.Env, markerVar+"="+e.dir)
 		if edit != nil {
 			edit(s)

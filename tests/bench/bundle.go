@@ -76,6 +76,9 @@ func makeBundle(dir, rungBin string, args []string) error {
 			return fmt.Errorf("config.json has no process object")
 		}
 		proc["args"] = args
+		// The template asks for a terminal, as runc's does; the benchmark
+		// runs detached on plain stdio.
+		proc["terminal"] = false
 		// crun 1.8.1 refuses any ociVersion without "1.0" in it ("unknown
 		// version specified"), and rung writes 1.2.1. Nothing in rung's
 		// default config is newer than 1.0, so 1.0.2 (runc's) is still true.
