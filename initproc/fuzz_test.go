@@ -199,18 +199,11 @@ func FuzzMessages(f *testing.F) {
 // options, the hook state.
 func checkInitConfig(t *testing.T, cfg *Config) {
 	t.Helper()
-	// setup's own checks, in its order.
-	if cfg.Spec == nil || cfg.Spec.Process == nil {
-		return
-	}
-	if _, err := parseKinds(cfg.Namespaces); err != nil {
-		return
-	}
-	if _, err := parseKinds(cfg.Joined); err != nil {
-		return
+	if cfg.check() != nil {
+		return // setup refuses it before anything else
 	}
 	s := cfg.Spec
-	_ = s.Linux.Seccomp // setup's next read
+	_ = s.Linux.Seccomp // setup's first read of the config
 	for _, m := range s.Mounts {
 		parseMountOptions(m.Type, m.Options)
 	}

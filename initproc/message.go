@@ -13,7 +13,11 @@
 // mid-create leaves no container process behind.
 package initproc
 
-import specs "github.com/opencontainers/runtime-spec/specs-go"
+import (
+	"errors"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
 
 // The fds init is started with, after stdio.
 const (
@@ -48,6 +52,26 @@ type Config struct {
 	// the mount id of the copy of the rootfs the runtime stacked on it:
 	// init mounts only inside it, and checks it is there.
 	HostRootMount uint64 `json:"hostRootMount,omitempty"`
+}
+
+// check refuses a Config init cannot act on, before init does anything:
+// it makes sure that what setup reads without looking is there. The
+// runtime sends only such Configs; FuzzMessages holds init to it.
+func (cfg *Config) check() error {
+	s := cfg.Spec
+	if s == nil || s.Process == nil {
+		return errors.New("config carries no process")
+	}
+	if s.Linux == nil {
+		return errors.New("config carries no linux section")
+	}
+	if _, err := parseKinds(cfg.Namespaces); err != nil {
+		return err
+	}
+	if _, err := parseKinds(cfg.Joined); err != nil {
+		return err
+	}
+	return nil
 }
 
 // Reply is init's answer to Config.
