@@ -71,6 +71,10 @@ func (cfg *Config) check() error {
 	if _, err := parseKinds(cfg.Joined); err != nil {
 		return err
 	}
+	if s.Hooks != nil && cfg.HookState == nil {
+		// Every hook gets the container's state on stdin.
+		return errors.New("config carries hooks but no hook state")
+	}
 	return nil
 }
 
