@@ -218,8 +218,9 @@ func js(v any) string {
 }
 
 // FuzzStateLoad writes arbitrary bytes as a container's state files and
-// loads them: no panic; a corrupt file gives an error naming it; a state
-// file that loads is written back byte for byte the same.
+// loads them: no panic, in loading or in what state and the hooks then
+// read; a corrupt file gives an error naming it; a state file that loads
+// is written back byte for byte the same.
 func FuzzStateLoad(f *testing.F) {
 	root := f.TempDir()
 	const id = "fuzz"
@@ -239,6 +240,16 @@ func FuzzStateLoad(f *testing.F) {
 				t.Fatalf("Load: %+v, %v", c, err)
 			}
 		} else {
+			// What state, list and the hooks read of a loaded record.
+			// State looks at /proc for the recorded pid, reading only.
+			if st := c.State(); st.ID != c.Rec.ID {
+				t.Fatalf("state of %q says %q", c.Rec.ID, st.ID)
+			}
+			_ = c.hooks()
+			var hs specs.State
+			if err := json.Unmarshal(c.hookState(specs.StateStopped), &hs); err != nil || hs.Pid != 0 {
+				t.Fatalf("hook state %+v, %v", hs, err)
+			}
 			want, err := json.Marshal(c.Rec)
 			if err != nil {
 				t.Fatalf("marshal a loaded record: %v", err)
