@@ -4,7 +4,7 @@ GO       ?= go
 BIN      := rung
 DEMO     := /tmp/rung-demo
 
-.PHONY: all build deps demo test bench conformance clean
+.PHONY: all build deps demo test fuzz bench conformance clean
 
 all: build
 
@@ -34,6 +34,14 @@ demo: deps build
 test: deps build
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 40m ./...
+	$(MAKE) fuzz
+
+# Every Go fuzz target for FUZZTIME each (default 30s); fails on a crasher.
+# `go test` above already runs each target's seed corpus and regression
+# cases (testdata/fuzz).
+FUZZTIME ?= 30s
+fuzz:
+	FUZZTIME=$(FUZZTIME) GO=$(GO) bash tests/fuzz/run.sh
 
 # The runtime-tools validation suite, rung and crun side by side (~4 min).
 conformance: deps build

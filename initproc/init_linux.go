@@ -154,18 +154,12 @@ func parseKinds(names []string) (libns.Set, error) {
 }
 
 func setup(cfg *Config, beforePivot func() error) (*execution, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
 	s := cfg.Spec
-	if s == nil || s.Process == nil {
-		return nil, errors.New("config carries no process")
-	}
-	created, err := parseKinds(cfg.Namespaces)
-	if err != nil {
-		return nil, err
-	}
-	joined, err := parseKinds(cfg.Joined)
-	if err != nil {
-		return nil, err
-	}
+	created, _ := parseKinds(cfg.Namespaces)
+	joined, _ := parseKinds(cfg.Joined)
 	ns := created | joined // the container's own namespaces
 	if created.Has(libns.Cgroup) {
 		debugf("init: creating the cgroup namespace")
