@@ -83,7 +83,7 @@ func TestUpdateAndEvents(t *testing.T) {
 	}
 
 	// --resources from stdin; fields it leaves out keep their value.
-	cmd := exec.Command(rungBin, "--root", e.root, "update", "--resources", "-", "u")
+	cmd := exec.Command(rungBin, rungArgs("--root", e.root, "update", "--resources", "-", "u")...)
 	cmd.Stdin = strings.NewReader(`{"pids": {"limit": 50}}`)
 	if r := run(cmd); r.code != 0 {
 		t.Fatalf("update -r -: %s", r.stderr)
@@ -105,7 +105,7 @@ func TestUpdateAndEvents(t *testing.T) {
 		t.Fatalf("stats event: %+v", ev)
 	}
 	// The stream: a stats line per interval, ending when the container stops.
-	stream := exec.Command(rungBin, "--root", e.root, "events", "--interval", "200ms", "u")
+	stream := exec.Command(rungBin, rungArgs("--root", e.root, "events", "--interval", "200ms", "u")...)
 	pipe, _ := stream.StdoutPipe()
 	if err := stream.Start(); err != nil {
 		t.Fatal(err)
