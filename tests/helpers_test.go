@@ -17,6 +17,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/rungrt/rung/tests/fixture"
 )
@@ -348,6 +349,25 @@ func (e *env) noLeftovers(id string) {
 			e.t.Errorf("cgroup %s left behind", dir)
 		}
 	}
+}
+
+// cgroupV2 reports whether the host has a pure cgroup v2 hierarchy (as
+// Debian 12 with systemd does, in tests/vm) rather than v1 hierarchies.
+func cgroupV2() bool {
+	var st unix.Statfs_t
+	return unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
+}
+
+// controllerDir is where container id's default cgroup for a v1
+// controller is: that controller's hierarchy on v1, the one unified
+// hierarchy on v2. "" when there is none.
+func controllerDir(id, controller string) string {
+	for _, d := range cgroupDirs(id) {
+		if cgroupV2() || strings.HasPrefix(d, "/sys/fs/cgroup/"+controller+"/") {
+			return d
+		}
+	}
+	return ""
 }
 
 // cgroupDirs lists where container id's default cgroup (named after it,
