@@ -371,7 +371,8 @@ func controllerDir(id, controller string) string {
 }
 
 // cgroupDirs lists where container id's default cgroup (named after it,
-// under the test's own cgroup) would be in each hierarchy.
+// under the test's own cgroup on v1, beside it on v2) would be in each
+// hierarchy.
 func cgroupDirs(id string) []string {
 	data, _ := os.ReadFile("/proc/self/cgroup")
 	var out []string
@@ -394,7 +395,14 @@ func cgroupDirs(id string) []string {
 			}
 			mnt = "/sys/fs/cgroup"
 		}
-		out = append(out, filepath.Join(mnt, parts[2], id))
+		own := parts[2]
+		if cgroupV2() {
+			// On v2 the library puts it beside the caller's cgroup, not in
+			// it: a cgroup holding processes cannot enable controllers for
+			// its children (as runc does).
+			own = filepath.Dir(own)
+		}
+		out = append(out, filepath.Join(mnt, own, id))
 	}
 	return out
 }
