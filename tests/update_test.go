@@ -125,6 +125,8 @@ func TestUpdateAndEvents(t *testing.T) {
 	// The stream: a stats line per interval, ending when the container stops.
 	stream := exec.Command(rungBin, rungArgs("--root", e.root, "events", "--interval", "200ms", "u")...)
 	pipe, _ := stream.StdoutPipe()
+	var streamErr strings.Builder
+	stream.Stderr = &streamErr
 	if err := stream.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +147,7 @@ func TestUpdateAndEvents(t *testing.T) {
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("events stream ended with %v", err)
+			t.Fatalf("events stream ended with %v: %s", err, streamErr.String())
 		}
 	case <-time.After(10 * time.Second):
 		stream.Process.Kill()
