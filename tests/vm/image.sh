@@ -2,8 +2,10 @@
 # Build the VM test image: a Debian 12 tree from mmdebstrap, as a raw ext4
 # filesystem (no partition table, so the guest boots with root=/dev/vda),
 # plus the kernel and initrd installed in it, which QEMU boots directly.
-# Usage: image.sh PACKAGES OUTDIR (rung-payload.service sits beside it). Everything that changes from run to run
-# lives in the payload (payload.sh), so editing tests never rebuilds this.
+# Usage: image.sh PACKAGES OUTDIR (rung-payload.service sits beside it).
+# Everything that changes from run to run lives in the payload
+# (payload.sh), so editing tests never rebuilds this. The engines' daemons
+# stay disabled at boot: the tests start their own, and boot time counts.
 set -eu
 pkgs=$1
 out=$2
@@ -20,7 +22,7 @@ mmdebstrap --variant=minbase --include="$include" \
 	--customize-hook='rm -f "$1/etc/machine-id" && chroot "$1" systemd-machine-id-setup' \
 	--customize-hook="copy-in $unit /etc/systemd/system" \
 	--customize-hook='chroot "$1" systemctl enable rung-payload.service' \
-	--customize-hook='chroot "$1" systemctl disable docker.service docker.socket containerd.service || true' \
+	--customize-hook='chroot "$1" systemctl disable docker.service docker.socket containerd.service' \
 	--customize-hook='chroot "$1" systemctl mask serial-getty@ttyS0.service getty@tty1.service systemd-firstboot.service apt-daily.timer apt-daily-upgrade.timer man-db.timer e2scrub_all.timer fstrim.timer' \
 	bookworm "$tree" \
 	"deb http://deb.debian.org/debian bookworm main" \
