@@ -112,15 +112,23 @@ func TestVM(t *testing.T) {
 	buildPayload(t, repo, payload)
 
 	console := filepath.Join(run, "console.log")
-	runVM(t, image, run, payload, console)
-	if err := os.Rename(filepath.Join(payload, "out"), results); err != nil {
-		// Across filesystems: copy instead.
+	// Keep what the guest wrote, and its console, also when the VM failed.
+	keep := func() {
 		if out, err := exec.Command("cp", "-a", filepath.Join(payload, "out"), results).CombinedOutput(); err != nil {
 			t.Errorf("keep results: %v %s", err, out)
 		}
+		exec.Command("cp", console, filepath.Join(results, "console.log")).Run()
+		t.Logf("guest results in %s", results)
 	}
-	exec.Command("cp", console, filepath.Join(results, "console.log")).Run()
-	t.Logf("guest results in %s", results)
+	kept := false
+	defer func() {
+		if !kept {
+			keep()
+		}
+	}()
+	runVM(t, image, run, payload, console)
+	kept = true
+	keep()
 	summarise(t, results)
 }
 
