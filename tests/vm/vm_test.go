@@ -62,6 +62,10 @@ type suite struct {
 // cgroup manager: `env RUNG_TEST_GLOBAL_FLAGS=--systemd-cgroup ./tests.test`.
 var suites = []suite{
 	{"integration", 30 * time.Minute, "./tests.test -test.v=test2json -test.count=1 -test.timeout=28m"},
+	// The cgroup, lifecycle, exec, pause, update and events tests again
+	// under the systemd cgroup manager (issue 12 §4).
+	{"integration-systemd", 15 * time.Minute, "env RUNG_TEST_GLOBAL_FLAGS=--systemd-cgroup ./tests.test -test.v=test2json -test.count=1 -test.timeout=14m " +
+		"-test.run=^(TestCgroup|TestFailedCreate|TestKilledCreate|TestDeviceRules|TestEveryResource|TestLifecycle|TestKill|TestRunExitCodes|TestExec|TestPause|TestUpdate|TestSystemd)"},
 }
 
 // imageFiles are what the image is built from, and so its cache key.
