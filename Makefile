@@ -16,8 +16,9 @@ build:
 # the references the benchmark compares against; podman, containerd,
 # docker.io and the CNI plugins for the engine tests, and crictl (from the
 # Go module proxy) to drive containerd's CRI as Kubernetes does;
-# dbus-daemon for rung check's test of a bus without systemd.
-PKGS   := busybox-static libseccomp-dev runc crun podman conmon catatonit containerd docker.io containernetworking-plugins dbus-daemon
+# dbus-daemon for rung check's test of a bus without systemd; uidmap
+# (newuidmap/newgidmap) for the rootless tests.
+PKGS   := busybox-static libseccomp-dev runc crun podman conmon catatonit containerd docker.io containernetworking-plugins dbus-daemon uidmap
 CRICTL := sigs.k8s.io/cri-tools/cmd/crictl@v1.37.0
 
 deps:

@@ -46,6 +46,11 @@ type CreateOptions struct {
 	// transient unit (--systemd-cgroup), named by a "slice:prefix:name"
 	// cgroupsPath.
 	SystemdCgroup bool
+	// Rootless: the caller may lack permission on the cgroup tree (the
+	// global --rootless). As in runc, a cgroup that cannot be made is
+	// then skipped when the config asks for no limits and names no
+	// cgroupsPath; any limit still fails the create.
+	Rootless bool
 }
 
 // CreatedContainer is a container whose init is waiting for start, held
@@ -86,6 +91,15 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	}
 	for _, w := range plan.Warnings {
 		logrus.Warn(w)
+	}
+	if os.Geteuid() != 0 {
+		single, err := checkRootless(s, plan)
+		if err != nil {
+			return nil, err
+		}
+		if !single && plan.Create.Has(libns.User) {
+			return nil, errors.New("rootless: a mapping beyond the caller's own uid and gid needs newuidmap/newgidmap, not done yet")
+		}
 	}
 	var mountLabel string
 	if s.Linux != nil {
@@ -180,6 +194,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if err != nil {
 		return nil, err
 	}
+	cgConf.Rootless = o.Rootless
 	for _, w := range cgWarnings {
 		logrus.Warn(w)
 	}
@@ -236,6 +251,18 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	}
 	if err := applyCgroup(cg, cgConf, joinPid, kernelTCP); err != nil {
 		return nil, err
+	}
+	// Rootless: the hierarchies the caller could not use are gone from
+	// the manager; the record names only the cgroups init is really in.
+	cgRef.Paths = cg.GetPaths()
+	if o.Rootless {
+		// The named hierarchies (name=systemd, the hybrid cgroup2) are
+		// joined best effort by the library, even when mkdir failed.
+		for k, p := range cgRef.Paths {
+			if _, err := os.Stat(p); err != nil {
+				delete(cgRef.Paths, k)
+			}
+		}
 	}
 	phase.Mark("cgroup-applied")
 	killPoint("cgroup")
@@ -408,6 +435,14 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 		// namespace does not map; exec would then drop every capability.
 		// Becoming the namespace's root first keeps init privileged there.
 		attr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+		if os.Geteuid() != 0 {
+			// An unprivileged caller may write only its own single id,
+			// and a gid_map only once setgroups is denied (user_namespaces(7)):
+			// otherwise dropping a group by setgroups would lift a
+			// negative permission ("rwx---rwx" files) on the host.
+			attr.GidMappingsEnableSetgroups = false
+			attr.Credential.NoSetGroups = true
+		}
 	}
 	extra := []*os.File{child, fifoFd} // fds 3 and 4
 	if logW != nil {
