@@ -93,12 +93,8 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		logrus.Warn(w)
 	}
 	if os.Geteuid() != 0 {
-		single, err := checkRootless(s, plan)
-		if err != nil {
+		if err := checkRootless(s, plan); err != nil {
 			return nil, err
-		}
-		if !single && plan.Create.Has(libns.User) {
-			return nil, errors.New("rootless: a mapping beyond the caller's own uid and gid needs newuidmap/newgidmap, not done yet")
 		}
 	}
 	var mountLabel string
@@ -427,7 +423,14 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 	} else {
 		attr.Cloneflags = newNS.CloneFlags()
 	}
-	if plan.Create.Has(libns.User) {
+	mapTool := plan.Create.Has(libns.User) && os.Geteuid() != 0 && !ownIDsOnly(s)
+	if mapTool && inConstructor {
+		parent.Close()
+		return 0, nil, 0, nil, errors.New("rootless: a new user namespace with subordinate id mappings beside joined namespaces is not supported")
+	}
+	// With mapTool the namespace is mapped after the clone, by
+	// newuidmap/newgidmap (writeMappings).
+	if plan.Create.Has(libns.User) && !mapTool {
 		attr.UidMappings = idMaps(s.Linux.UIDMappings)
 		attr.GidMappings = idMaps(s.Linux.GIDMappings)
 		attr.GidMappingsEnableSetgroups = true
@@ -452,6 +455,9 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 		// Go 1.25+ would otherwise open the host's cgroup cpu files at
 		// start-up and keep them open in init, inside the container.
 		"GODEBUG=containermaxprocs=0,updatemaxprocs=0",
+	}
+	if mapTool {
+		env = append(env, initproc.MapWaitEnv+"=1")
 	}
 	if len(joins) == 0 {
 		// init opens the profile by path: only where that resolves in
@@ -514,6 +520,20 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 	if err != nil {
 		parent.Close()
 		return 0, nil, 0, nil, fmt.Errorf("start container init: %w", err)
+	}
+	if mapTool {
+		if err := writeMappings(cmd.Process.Pid, s); err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			parent.Close()
+			return 0, nil, 0, nil, err
+		}
+		if _, err := parent.Write([]byte{'\n'}); err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			parent.Close()
+			return 0, nil, 0, nil, fmt.Errorf("resume init after the mappings: %w", err)
+		}
 	}
 	if !forks {
 		return cmd.Process.Pid, parent, consoleFd, childPreserved, nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/user"
 	"strconv"
 	"strings"
@@ -23,34 +24,30 @@ type idRange struct{ start, size uint64 }
 // namespace, so one is required; and it may map only ids it owns: its own
 // uid and gid, and its subordinate ranges in /etc/subuid and /etc/subgid
 // (which newuidmap/newgidmap check again). A mapping beyond them is named
-// here rather than left to a bare EPERM from the kernel. It reports
-// whether the mappings are the single own ids the caller may write itself.
-func checkRootless(s *specs.Spec, plan spec.Plan) (single bool, err error) {
+// here rather than left to a bare EPERM from the kernel.
+func checkRootless(s *specs.Spec, plan spec.Plan) error {
 	if !plan.Create.Has(libns.User) && !plan.Joined().Has(libns.User) {
-		return false, errors.New("rootless container requires user namespaces")
+		return errors.New("rootless container requires user namespaces")
 	}
 	if !plan.Create.Has(libns.User) {
-		return false, nil
+		return nil
 	}
 	uid, gid := uint64(os.Geteuid()), uint64(os.Getegid())
 	subUIDs, err := subordinateIDs("/etc/subuid", uid)
 	if err != nil {
-		return false, err
+		return err
 	}
 	subGIDs, err := subordinateIDs("/etc/subgid", uid)
 	if err != nil {
-		return false, err
+		return err
 	}
 	if err := ownedMappings("uidMappings", s.Linux.UIDMappings, uid, subUIDs, "/etc/subuid"); err != nil {
-		return false, err
+		return err
 	}
 	if err := ownedMappings("gidMappings", s.Linux.GIDMappings, gid, subGIDs, "/etc/subgid"); err != nil {
-		return false, err
+		return err
 	}
-	own := func(m []specs.LinuxIDMapping, id uint64) bool {
-		return len(m) == 1 && uint64(m[0].HostID) == id && m[0].Size == 1
-	}
-	return own(s.Linux.UIDMappings, uid) && own(s.Linux.GIDMappings, gid), nil
+	return nil
 }
 
 // ownedMappings checks that every host range of maps is the caller's id
@@ -108,4 +105,39 @@ func subordinateIDs(file string, uid uint64) ([]idRange, error) {
 		out = append(out, idRange{start, size})
 	}
 	return out, sc.Err()
+}
+
+// ownIDsOnly reports whether the config maps exactly the caller's own uid
+// and gid, the one mapping an unprivileged process may write itself.
+func ownIDsOnly(s *specs.Spec) bool {
+	own := func(m []specs.LinuxIDMapping, id int) bool {
+		return len(m) == 1 && int(m[0].HostID) == id && m[0].Size == 1
+	}
+	return own(s.Linux.UIDMappings, os.Geteuid()) && own(s.Linux.GIDMappings, os.Getegid())
+}
+
+// writeMappings maps pid's user namespace through the setuid helpers
+// newuidmap and newgidmap (shadow's uidmap package): they write only
+// ranges /etc/subuid and /etc/subgid grant the caller.
+func writeMappings(pid int, s *specs.Spec) error {
+	for _, t := range []struct {
+		tool, field string
+		maps        []specs.LinuxIDMapping
+	}{
+		{"newuidmap", "linux.uidMappings", s.Linux.UIDMappings},
+		{"newgidmap", "linux.gidMappings", s.Linux.GIDMappings},
+	} {
+		path, err := exec.LookPath(t.tool)
+		if err != nil {
+			return fmt.Errorf("%s: several mappings need %s (Debian: apt-get install uidmap): %w", t.field, t.tool, err)
+		}
+		args := []string{strconv.Itoa(pid)}
+		for _, m := range t.maps {
+			args = append(args, strconv.FormatUint(uint64(m.ContainerID), 10), strconv.FormatUint(uint64(m.HostID), 10), strconv.FormatUint(uint64(m.Size), 10))
+		}
+		if out, err := exec.Command(path, args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("%s: %s: %w: %s", t.field, t.tool, err, strings.TrimSpace(string(out)))
+		}
+	}
+	return nil
 }

@@ -240,6 +240,37 @@ func TestRootlessLifecycle(t *testing.T) {
 	r.noLeftovers("c2")
 }
 
+// TestRootlessSubordinateMappings: a config with several mappings, the
+// caller's own ids and its subordinate range, goes through
+// newuidmap/newgidmap; a process as container uid 1000 is the range's
+// id on the host, and exec joins it.
+func TestRootlessSubordinateMappings(t *testing.T) {
+	r := newRootless(t)
+	b := r.bundle("b", func(s *specs.Spec) {
+		s.Process.Args = []string{"sleep", "1000"}
+		s.Process.User = specs.User{UID: 1000, GID: 1000}
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(r.uid), Size: 1}, {ContainerID: 1, HostID: uint32(r.subStart), Size: subSize}}
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(r.gid), Size: 1}, {ContainerID: 1, HostID: uint32(r.subStart), Size: subSize}}
+	})
+	r.mustAs("run", "-d", "--bundle", b, "m")
+	st := r.state("m")
+	if !st.Isolation.Verified || !contains(st.Isolation.Namespaces, "user") {
+		t.Fatalf("state %+v", st)
+	}
+	host := r.subStart + 999
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", st.Pid))
+	if err != nil || !strings.Contains(string(data), fmt.Sprintf("\nUid:\t%d\t%d", host, host)) || !strings.Contains(string(data), fmt.Sprintf("\nGid:\t%d\t%d", host, host)) {
+		t.Fatalf("container uid 1000 is not host id %d: %v\n%s", host, err, data)
+	}
+	out := r.mustAs("exec", "--user", "1:1", "m", "sh", "-c", "id -u; cat /proc/self/uid_map /proc/self/setgroups").stdout
+	want := fmt.Sprintf("1 0 %d 1 1 %d %d allow", r.uid, r.subStart, subSize)
+	if got := strings.Join(strings.Fields(out), " "); got != want {
+		t.Fatalf("exec: %q, want %q", got, want)
+	}
+	r.mustAs("delete", "-f", "m")
+	r.noLeftovers("m")
+}
+
 // TestRootlessTerminal: a terminal through a console socket, as the user.
 func TestRootlessTerminal(t *testing.T) {
 	r := newRootless(t)
@@ -302,6 +333,11 @@ func TestRootlessBadInput(t *testing.T) {
 		{"range beyond the subordinate ids", func(s *specs.Spec) {
 			s.Linux.GIDMappings = append(s.Linux.GIDMappings, specs.LinuxIDMapping{ContainerID: 1, HostID: uint32(r.subStart), Size: subSize + 1})
 		}, fmt.Sprintf("linux.gidMappings[1]: host ids %d-%d are not the caller's", r.subStart, r.subStart+subSize)},
+		{"overlapping mappings", func(s *specs.Spec) {
+			// Owned, but the kernel refuses it: newuidmap fails after the
+			// clone, and the cloned init must not stay behind.
+			s.Linux.UIDMappings = append(s.Linux.UIDMappings, specs.LinuxIDMapping{ContainerID: 0, HostID: uint32(r.subStart), Size: 10})
+		}, "linux.uidMappings: newuidmap"},
 		{"additional groups", func(s *specs.Spec) {
 			s.Process.User.AdditionalGids = []uint32{0}
 		}, "process.user.additionalGids: cannot set additional groups"},
