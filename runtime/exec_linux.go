@@ -208,16 +208,15 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 	kill := func() { _ = unix.Kill(pid, unix.SIGKILL); _, _ = unix.Wait4(pid, nil, 0, nil) }
 	// A rootless runtime may not read the non-dumpable process' /proc
 	// entries: the process checks itself against joined instead.
-	joined, err := libns.JoinedIdentities(joins)
-	if err != nil {
-		kill()
-		return -1, err
-	}
+	var joined map[string]libns.Identity
 	if os.Geteuid() == 0 {
 		if err := libns.VerifyJoined(pid, joins); err != nil {
 			kill()
 			return -1, err
 		}
+	} else if joined, err = libns.JoinedIdentities(joins); err != nil {
+		kill()
+		return -1, err
 	}
 	for _, path := range cgroupPaths {
 		if err := cgroups.WriteCgroupProc(path, pid); err != nil {

@@ -271,6 +271,40 @@ func TestRootlessSubordinateMappings(t *testing.T) {
 	r.noLeftovers("m")
 }
 
+// TestRootlessBesideRunc: the same bundles run as the same user by runc
+// and by rung show the same ids, mappings and setgroups inside, and exit
+// alike.
+func TestRootlessBesideRunc(t *testing.T) {
+	r := newRootless(t)
+	script := "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups; exit 7"
+	for _, tc := range []struct {
+		name string
+		edit func(s *specs.Spec)
+	}{
+		{"single", nil},
+		{"subordinate", func(s *specs.Spec) {
+			s.Process.User = specs.User{UID: 1000, GID: 1000}
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(r.uid), Size: 1}, {ContainerID: 1, HostID: uint32(r.subStart), Size: subSize}}
+			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(r.gid), Size: 1}, {ContainerID: 1, HostID: uint32(r.subStart), Size: subSize}}
+		}},
+	} {
+		b := r.bundle(tc.name, func(s *specs.Spec) {
+			s.Process.Args = []string{"sh", "-c", script}
+			if tc.edit != nil {
+				tc.edit(s)
+			}
+		})
+		var outs [2]result
+		for i, rt := range []string{"runc", rungBin} {
+			outs[i] = run(r.cmd(rt, "run", "--bundle", b, tc.name))
+		}
+		if outs[0].code != 7 || outs[1].code != outs[0].code || outs[1].stdout != outs[0].stdout {
+			t.Errorf("%s: runc exit %d:\n%s%s\nrung exit %d:\n%s%s", tc.name, outs[0].code, outs[0].stdout, outs[0].stderr, outs[1].code, outs[1].stdout, outs[1].stderr)
+		}
+		r.noLeftovers(tc.name)
+	}
+}
+
 // TestRootlessTerminal: a terminal through a console socket, as the user.
 func TestRootlessTerminal(t *testing.T) {
 	r := newRootless(t)
@@ -349,6 +383,21 @@ func TestRootlessBadInput(t *testing.T) {
 			t.Errorf("%s: exit %d, %s; want %q", tc.name, res.code, res.stderr, tc.want)
 		}
 		r.noLeftovers(id)
+	}
+	// The state root as runc picks it: /run/rung without
+	// $XDG_RUNTIME_DIR, and a runtime directory the user cannot write.
+	for _, tc := range []struct{ xdg, want string }{
+		{"", "open /run/rung: permission denied"},
+		{"/proc/rung-no-such-dir", "the path in $XDG_RUNTIME_DIR must be writable by the user"},
+	} {
+		c := r.cmd(rungBin, "list")
+		c.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + r.xdg}
+		if tc.xdg != "" {
+			c.Env = append(c.Env, "XDG_RUNTIME_DIR="+tc.xdg)
+		}
+		if res := run(c); res.code == 0 || !strings.Contains(res.stderr, tc.want) {
+			t.Errorf("list with XDG_RUNTIME_DIR=%q: exit %d %s, want %q", tc.xdg, res.code, res.stderr, tc.want)
+		}
 	}
 }
 
