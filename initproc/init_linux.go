@@ -157,18 +157,12 @@ func parseKinds(names []string) (libns.Set, error) {
 }
 
 func setup(cfg *Config, beforePivot func() error) (*execution, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
 	s := cfg.Spec
-	if s == nil || s.Process == nil {
-		return nil, errors.New("config carries no process")
-	}
-	created, err := parseKinds(cfg.Namespaces)
-	if err != nil {
-		return nil, err
-	}
-	joined, err := parseKinds(cfg.Joined)
-	if err != nil {
-		return nil, err
-	}
+	created, _ := parseKinds(cfg.Namespaces)
+	joined, _ := parseKinds(cfg.Joined)
 	ns := created | joined // the container's own namespaces
 	if created.Has(libns.Cgroup) {
 		debugf("init: creating the cgroup namespace")
@@ -191,17 +185,9 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 		return nil, err
 	}
 	phase.Mark("seccomp-compiled")
-	if created.Has(libns.Time) {
-		// As with the cgroup namespace, this thread's children (and its
-		// exec) enter the new time namespace; its offsets must be written
-		// before that.
-		if err := unix.Unshare(unix.CLONE_NEWTIME); err != nil {
-			return nil, fmt.Errorf("create time namespace: %w", err)
-		}
-		if err := setTimeOffsets(procfs, s.Linux.TimeOffsets); err != nil {
-			return nil, err
-		}
-	} else if len(s.Linux.TimeOffsets) > 0 {
+	// A new time namespace and its offsets came from the constructor,
+	// before the fork that made this process (libns/nsenter_linux.c).
+	if !created.Has(libns.Time) && len(s.Linux.TimeOffsets) > 0 {
 		return nil, errors.New("linux.timeOffsets: time offsets need a new time namespace")
 	}
 	debugf("init: setting up the root filesystem %s (%d mounts, no pivot %v)", cfg.Rootfs, len(s.Mounts), cfg.NoPivot)

@@ -16,6 +16,8 @@
 package initproc
 
 import (
+	"errors"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/rungrt/rung/libns"
@@ -69,6 +71,30 @@ type Config struct {
 	BindSources bool `json:"bindSources,omitempty"`
 	// bindFds: mount index → fd received for its source.
 	bindFds map[int]int
+}
+
+// check refuses a Config init cannot act on, before init does anything:
+// it makes sure that what setup reads without looking is there. The
+// runtime sends only such Configs; FuzzMessages holds init to it.
+func (cfg *Config) check() error {
+	s := cfg.Spec
+	if s == nil || s.Process == nil {
+		return errors.New("config carries no process")
+	}
+	if s.Linux == nil {
+		return errors.New("config carries no linux section")
+	}
+	if _, err := parseKinds(cfg.Namespaces); err != nil {
+		return err
+	}
+	if _, err := parseKinds(cfg.Joined); err != nil {
+		return err
+	}
+	if s.Hooks != nil && cfg.HookState == nil {
+		// Every hook gets the container's state on stdin.
+		return errors.New("config carries hooks but no hook state")
+	}
+	return nil
 }
 
 // Reply is init's answer to Config.

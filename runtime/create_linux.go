@@ -404,13 +404,16 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 
 	// The cgroup namespace is left out: init unshares it once the runtime
 	// has moved it into the container's cgroup, so that cgroup, not the
-	// caller's, is the namespace's root. The time namespace likewise, so
-	// its offsets can be written first.
-	newNS := plan.Create.Minus(libns.NewSet(libns.Cgroup, libns.Time))
+	// caller's, is the namespace's root.
+	newNS := plan.Create.Minus(libns.NewSet(libns.Cgroup))
 	joined := plan.Joined()
 	// After a joined user namespace the new ones must be created inside it,
-	// and joining pid or time needs the constructor's fork anyway.
-	inConstructor := joined.Has(libns.User) || joined.Has(libns.PID) || joined.Has(libns.Time)
+	// and joining pid or time needs the constructor's fork anyway. So does
+	// a new time namespace: its offsets are written after unshare and
+	// before any process is in it, and only a child enters it (Linux
+	// before 6.x does not move an exec'ing process into it: its threads
+	// then fail to start with EINVAL, as Debian 12's 6.1 shows).
+	inConstructor := joined.Has(libns.User) || joined.Has(libns.PID) || joined.Has(libns.Time) || newNS.Has(libns.Time)
 	attr := &syscall.SysProcAttr{}
 	if cgroupDir != nil {
 		// CLONE_INTO_CGROUP: the constructor's fork, when there is one,
@@ -418,10 +421,17 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 		attr.UseCgroupFD, attr.CgroupFD = true, int(cgroupDir.Fd())
 	}
 	var unshare libns.Set
-	if inConstructor {
-		unshare = newNS
-	} else {
+	switch {
+	case !inConstructor:
 		attr.Cloneflags = newNS.CloneFlags()
+	case newNS.Has(libns.User) && len(joins) == 0:
+		// A new user namespace still comes from clone, so that the
+		// runtime writes its id maps; the constructor, root in it,
+		// creates the rest there.
+		attr.Cloneflags = libns.NewSet(libns.User).CloneFlags()
+		unshare = newNS.Minus(libns.NewSet(libns.User))
+	default:
+		unshare = newNS
 	}
 	mapTool := plan.Create.Has(libns.User) && os.Geteuid() != 0 && !ownIDsOnly(s)
 	if mapTool && inConstructor {
@@ -488,6 +498,14 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 		if err != nil {
 			parent.Close()
 			return 0, nil, 0, nil, err
+		}
+		if unshare.Has(libns.Time) {
+			offsets, err := libns.TimeOffsets(s.Linux.TimeOffsets)
+			if err != nil {
+				parent.Close()
+				return 0, nil, 0, nil, err
+			}
+			env = append(env, libns.TimeOffsetsEnv+"="+offsets)
 		}
 		env = append(env, e)
 	}

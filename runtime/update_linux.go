@@ -1,8 +1,10 @@
 package runtime
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 
 	"github.com/opencontainers/cgroups"
@@ -78,6 +80,16 @@ func setKernelTCP(m cgroups.Manager, limit int64) error {
 		return fmt.Errorf("linux.resources.memory.kernelTCP: %w", err)
 	}
 	return nil
+}
+
+// DecodeResources reads the linux.resources object of `update --resources`.
+// Like runc, it reads the first JSON value and ignores what follows.
+func DecodeResources(in io.Reader) (*specs.LinuxResources, error) {
+	r := &specs.LinuxResources{}
+	if err := json.NewDecoder(in).Decode(r); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // mergeResources sets in dst every field that src sets.

@@ -308,12 +308,6 @@ func hostCgroupDir(t *testing.T, pid int, ctrl string) string {
 	return ""
 }
 
-// cgroupV2 reports a pure cgroup v2 host.
-func cgroupV2() bool {
-	_, err := os.Stat("/sys/fs/cgroup/cgroup.controllers")
-	return err == nil
-}
-
 // cgroupOf is the path of controller ctrl's line in /proc/self/cgroup
 // output.
 func cgroupOf(out, ctrl string) string {

@@ -181,15 +181,15 @@ func TestRootlessLifecycle(t *testing.T) {
 	b := r.bundle("b", func(s *specs.Spec) {
 		s.Process.Args = []string{"sleep", "1000"}
 	})
-	r.mustAs("create", "--bundle", b, "c1")
-	if fi, err := os.Stat(filepath.Join(r.xdg, "rung", "c1")); err != nil || fi.Sys().(*syscall.Stat_t).Uid != uint32(r.uid) {
+	r.mustAs("create", "--bundle", b, "rl-c1")
+	if fi, err := os.Stat(filepath.Join(r.xdg, "rung", "rl-c1")); err != nil || fi.Sys().(*syscall.Stat_t).Uid != uint32(r.uid) {
 		t.Fatalf("state directory not the user's under $XDG_RUNTIME_DIR/rung: %v", err)
 	}
-	if st := r.state("c1"); st.Status != specs.StateCreated {
+	if st := r.state("rl-c1"); st.Status != specs.StateCreated {
 		t.Fatalf("status %s", st.Status)
 	}
-	r.mustAs("start", "c1")
-	st := r.state("c1")
+	r.mustAs("start", "rl-c1")
+	st := r.state("rl-c1")
 	if st.Status != specs.StateRunning || !st.Isolation.Verified || !contains(st.Isolation.Namespaces, "user") {
 		t.Fatalf("state %+v", st)
 	}
@@ -198,46 +198,46 @@ func TestRootlessLifecycle(t *testing.T) {
 	if err != nil || !strings.Contains(string(data), fmt.Sprintf("\nUid:\t%d\t%d", r.uid, r.uid)) {
 		t.Fatalf("init's host uid is not %d: %v", r.uid, err)
 	}
-	out := r.mustAs("exec", "c1", "sh", "-c", "id -u; cat /proc/self/uid_map; cat /proc/self/setgroups").stdout
+	out := r.mustAs("exec", "rl-c1", "sh", "-c", "id -u; cat /proc/self/uid_map; cat /proc/self/setgroups").stdout
 	if f := strings.Fields(out); len(f) != 5 || f[0] != "0" || f[1] != "0" || f[2] != strconv.Itoa(r.uid) || f[3] != "1" || f[4] != "deny" {
 		t.Fatalf("exec: %q", out)
 	}
-	if res := r.mustAs("verify", "c1"); !strings.Contains(res.stdout, "user") {
+	if res := r.mustAs("verify", "rl-c1"); !strings.Contains(res.stdout, "user") {
 		t.Fatalf("verify: %s", res.stdout)
 	}
-	r.mustAs("exec", "-d", "c1", "sleep", "999")
-	ps := r.mustAs("ps", "c1").stdout
+	r.mustAs("exec", "-d", "rl-c1", "sleep", "999")
+	ps := r.mustAs("ps", "rl-c1").stdout
 	if !strings.Contains(ps, "sleep 1000") || !strings.Contains(ps, "sleep 999") {
 		t.Fatalf("ps:\n%s", ps)
 	}
-	if !strings.Contains(r.mustAs("list").stdout, "c1") {
+	if !strings.Contains(r.mustAs("list").stdout, "rl-c1") {
 		t.Fatal("list does not show c1")
 	}
 	// No cgroup was delegated here: what needs one says so.
-	for _, args := range [][]string{{"pause", "c1"}, {"update", "--memory", "10M", "c1"}, {"events", "--stats", "c1"}} {
+	for _, args := range [][]string{{"pause", "rl-c1"}, {"update", "--memory", "10M", "rl-c1"}, {"events", "--stats", "rl-c1"}} {
 		if res := r.as(args...); res.code == 0 || !strings.Contains(res.stderr, "no cgroup") {
 			t.Errorf("%s: exit %d %s", args[0], res.code, res.stderr)
 		}
 	}
-	r.mustAs("kill", "c1", "KILL")
+	r.mustAs("kill", "rl-c1", "KILL")
 	deadline := time.Now().Add(5 * time.Second)
-	for r.state("c1").Status != specs.StateStopped {
+	for r.state("rl-c1").Status != specs.StateStopped {
 		if time.Now().After(deadline) {
 			t.Fatal("c1 did not stop")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	r.mustAs("delete", "c1")
-	r.noLeftovers("c1")
+	r.mustAs("delete", "rl-c1")
+	r.noLeftovers("rl-c1")
 
 	b2 := r.bundle("b2", func(s *specs.Spec) {
 		s.Process.Args = []string{"sh", "-c", "id -u; exit 3"}
 	})
-	res := r.as("run", "--bundle", b2, "c2")
+	res := r.as("run", "--bundle", b2, "rl-c2")
 	if res.code != 3 || strings.TrimSpace(res.stdout) != "0" {
 		t.Fatalf("run: exit %d %q %s", res.code, res.stdout, res.stderr)
 	}
-	r.noLeftovers("c2")
+	r.noLeftovers("rl-c2")
 }
 
 // TestRootlessSubordinateMappings: a config with several mappings, the
@@ -252,8 +252,8 @@ func TestRootlessSubordinateMappings(t *testing.T) {
 		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(r.uid), Size: 1}, {ContainerID: 1, HostID: uint32(r.subStart), Size: subSize}}
 		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(r.gid), Size: 1}, {ContainerID: 1, HostID: uint32(r.subStart), Size: subSize}}
 	})
-	r.mustAs("run", "-d", "--bundle", b, "m")
-	st := r.state("m")
+	r.mustAs("run", "-d", "--bundle", b, "rl-m")
+	st := r.state("rl-m")
 	if !st.Isolation.Verified || !contains(st.Isolation.Namespaces, "user") {
 		t.Fatalf("state %+v", st)
 	}
@@ -262,13 +262,13 @@ func TestRootlessSubordinateMappings(t *testing.T) {
 	if err != nil || !strings.Contains(string(data), fmt.Sprintf("\nUid:\t%d\t%d", host, host)) || !strings.Contains(string(data), fmt.Sprintf("\nGid:\t%d\t%d", host, host)) {
 		t.Fatalf("container uid 1000 is not host id %d: %v\n%s", host, err, data)
 	}
-	out := r.mustAs("exec", "--user", "1:1", "m", "sh", "-c", "id -u; cat /proc/self/uid_map /proc/self/setgroups").stdout
+	out := r.mustAs("exec", "--user", "1:1", "rl-m", "sh", "-c", "id -u; cat /proc/self/uid_map /proc/self/setgroups").stdout
 	want := fmt.Sprintf("1 0 %d 1 1 %d %d allow", r.uid, r.subStart, subSize)
 	if got := strings.Join(strings.Fields(out), " "); got != want {
 		t.Fatalf("exec: %q, want %q", got, want)
 	}
-	r.mustAs("delete", "-f", "m")
-	r.noLeftovers("m")
+	r.mustAs("delete", "-f", "rl-m")
+	r.noLeftovers("rl-m")
 }
 
 // TestRootlessBesideRunc: the same bundles run as the same user by runc
@@ -296,12 +296,12 @@ func TestRootlessBesideRunc(t *testing.T) {
 		})
 		var outs [2]result
 		for i, rt := range []string{"runc", rungBin} {
-			outs[i] = run(r.cmd(rt, "run", "--bundle", b, tc.name))
+			outs[i] = run(r.cmd(rt, "run", "--bundle", b, "rl-"+tc.name))
 		}
 		if outs[0].code != 7 || outs[1].code != outs[0].code || outs[1].stdout != outs[0].stdout {
 			t.Errorf("%s: runc exit %d:\n%s%s\nrung exit %d:\n%s%s", tc.name, outs[0].code, outs[0].stdout, outs[0].stderr, outs[1].code, outs[1].stdout, outs[1].stderr)
 		}
-		r.noLeftovers(tc.name)
+		r.noLeftovers("rl-" + tc.name)
 	}
 }
 
@@ -317,7 +317,7 @@ func TestRootlessTerminal(t *testing.T) {
 		s.Process.Terminal = true
 		s.Process.Args = []string{"sh", "-c", "tty; echo end; sleep 1"}
 	})
-	r.mustAs("create", "--bundle", b, "--console-socket", sock, "tty")
+	r.mustAs("create", "--bundle", b, "--console-socket", sock, "rl-tty")
 	var master *os.File
 	select {
 	case master = <-masters:
@@ -328,7 +328,7 @@ func TestRootlessTerminal(t *testing.T) {
 		t.Fatal("no pty master received")
 	}
 	defer master.Close()
-	r.mustAs("start", "tty")
+	r.mustAs("start", "rl-tty")
 	var out strings.Builder
 	buf := make([]byte, 4096)
 	deadline := time.Now().Add(5 * time.Second)
@@ -340,8 +340,8 @@ func TestRootlessTerminal(t *testing.T) {
 	if got := strings.ReplaceAll(out.String(), "\r", ""); !strings.HasPrefix(got, "/dev/pts/0\nend") {
 		t.Fatalf("terminal output %q", got)
 	}
-	r.mustAs("delete", "-f", "tty")
-	r.noLeftovers("tty")
+	r.mustAs("delete", "-f", "rl-tty")
+	r.noLeftovers("rl-tty")
 }
 
 // TestRootlessBadInput: what a rootless caller may not have fails with one
@@ -376,7 +376,7 @@ func TestRootlessBadInput(t *testing.T) {
 			s.Process.User.AdditionalGids = []uint32{0}
 		}, "process.user.additionalGids: cannot set additional groups"},
 	} {
-		id := strings.ReplaceAll(tc.name, " ", "-")
+		id := "rl-" + strings.ReplaceAll(tc.name, " ", "-")
 		b := r.bundle(id, tc.edit)
 		res := r.as("run", "--bundle", b, id)
 		if res.code == 0 || !strings.Contains(res.stderr, tc.want) {
