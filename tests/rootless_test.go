@@ -315,7 +315,7 @@ func TestRootlessTerminal(t *testing.T) {
 	os.Chown(sock, r.uid, r.gid)
 	b := r.bundle("b", func(s *specs.Spec) {
 		s.Process.Terminal = true
-		s.Process.Args = []string{"sh", "-c", "tty; echo end; sleep 1"}
+		s.Process.Args = []string{"sh", "-c", "tty; echo end; sleep 100"}
 	})
 	r.mustAs("create", "--bundle", b, "--console-socket", sock, "rl-tty")
 	var master *os.File
@@ -339,6 +339,32 @@ func TestRootlessTerminal(t *testing.T) {
 	}
 	if got := strings.ReplaceAll(out.String(), "\r", ""); !strings.HasPrefix(got, "/dev/pts/0\nend") {
 		t.Fatalf("terminal output %q", got)
+	}
+	// exec -t: a second pty of the container's devpts, through a socket.
+	sockDir2 := filepath.Join(r.dir, "sock2")
+	os.Mkdir(sockDir2, 0o755)
+	os.Chown(sockDir2, r.uid, r.gid)
+	sock2, masters2 := consoleSocket(t, sockDir2)
+	os.Chown(sock2, r.uid, r.gid)
+	r.mustAs("exec", "-t", "-d", "--console-socket", sock2, "rl-tty", "sh", "-c", "tty; echo done; sleep 100")
+	select {
+	case master = <-masters2:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no pty master received for exec")
+	}
+	if master == nil {
+		t.Fatal("no pty master received for exec")
+	}
+	defer master.Close()
+	out.Reset()
+	deadline = time.Now().Add(5 * time.Second)
+	for !strings.Contains(out.String(), "done") && time.Now().Before(deadline) {
+		master.SetReadDeadline(time.Now().Add(time.Second))
+		n, _ := master.Read(buf)
+		out.Write(buf[:n])
+	}
+	if got := strings.ReplaceAll(out.String(), "\r", ""); !strings.HasPrefix(got, "/dev/pts/1\ndone") {
+		t.Fatalf("exec terminal output %q", got)
 	}
 	r.mustAs("delete", "-f", "rl-tty")
 	r.noLeftovers("rl-tty")
