@@ -436,7 +436,7 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 	mapTool := plan.Create.Has(libns.User) && os.Geteuid() != 0 && !ownIDsOnly(s)
 	if mapTool && inConstructor {
 		parent.Close()
-		return 0, nil, 0, nil, errors.New("rootless: a new user namespace with subordinate id mappings beside joined namespaces is not supported")
+		return 0, nil, 0, nil, errors.New("rootless: a new user namespace with subordinate id mappings beside joined namespaces or a new time namespace is not supported")
 	}
 	// With mapTool the namespace is mapped after the clone, by
 	// newuidmap/newgidmap (writeMappings).
