@@ -118,6 +118,7 @@ func TestVM(t *testing.T) {
 	console := filepath.Join(run, "console.log")
 	// Keep what the guest wrote, and its console, also when the VM failed.
 	keep := func() {
+		os.MkdirAll(filepath.Dir(results), 0o755)
 		if out, err := exec.Command("cp", "-a", filepath.Join(payload, "out"), results).CombinedOutput(); err != nil {
 			t.Errorf("keep results: %v %s", err, out)
 		}
