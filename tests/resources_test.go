@@ -81,11 +81,13 @@ func TestEveryResourceInEffect(t *testing.T) {
 			"memory.low":      fmt.Sprint(resv),
 			"memory.swap.max": fmt.Sprint(swap - mem), // v2 limits swap alone
 			"memory.high":     fmt.Sprint(96 << 20),
-			"cpu.weight":      "39", // 1 + (1024-2)*9999/262142
-			"cpu.max":         "50000 100000",
-			"cpuset.cpus":     "0",
-			"cpuset.mems":     "0",
-			"pids.max":        fmt.Sprint(pids),
+			// runc 1.3+ and crun map the default shares to the default
+			// weight (Debian's runc 1.1 gave 39 by a linear rule).
+			"cpu.weight":  "100",
+			"cpu.max":     "50000 100000",
+			"cpuset.cpus": "0",
+			"cpuset.mems": "0",
+			"pids.max":    fmt.Sprint(pids),
 		}
 	} else {
 		want = map[string]string{

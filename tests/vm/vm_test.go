@@ -65,7 +65,7 @@ var suites = []suite{
 	// The cgroup, lifecycle, exec, pause, update and events tests again
 	// under the systemd cgroup manager (issue 12 §4).
 	{"integration-systemd", 15 * time.Minute, "env RUNG_TEST_GLOBAL_FLAGS=--systemd-cgroup ./tests.test -test.v=test2json -test.count=1 -test.timeout=14m " +
-		"-test.run=^(TestCgroup|TestFailedCreate|TestKilledCreate|TestDeviceRules|TestEveryResource|TestLifecycle|TestKill|TestRunExitCodes|TestExec|TestPause|TestUpdate|TestSystemd)"},
+		"-test.run=^(TestCgroupLimits|TestCgroupMount|TestCgroupInUse|TestFailedCreate|TestKilledCreate|TestDeviceRules|TestEveryResource|TestLifecycle|TestKill|TestRunExitCodes|TestExec|TestPause|TestUpdate|TestSystemd)"},
 }
 
 // imageFiles are what the image is built from, and so its cache key.
