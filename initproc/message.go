@@ -71,12 +71,17 @@ type Config struct {
 type Reply struct {
 	// RuntimeHooks asks the runtime to run the prestart and createRuntime
 	// hooks now: the namespaces exist and pivot_root has not happened.
-	RuntimeHooks bool     `json:"runtimeHooks,omitempty"`
-	BindSources  bool     `json:"bindSources,omitempty"` // send the bind sources now
-	Ready        bool     `json:"ready,omitempty"`
-	Error        string   `json:"error,omitempty"`
-	Warnings     []string `json:"warnings,omitempty"`
-	Notes        []string `json:"notes,omitempty"` // debug-level details
+	RuntimeHooks bool `json:"runtimeHooks,omitempty"`
+	BindSources  bool `json:"bindSources,omitempty"` // send the bind sources now
+	// SeccompFd: init loaded a filter with a listener (linux.seccomp.
+	// listenerPath). The runtime answers with a Commit, receives one byte
+	// with the notify fd (SCM_RIGHTS), passes it to the agent, and
+	// answers with a second Commit (see seccomp_notify_linux.go).
+	SeccompFd bool     `json:"seccompFd,omitempty"`
+	Ready     bool     `json:"ready,omitempty"`
+	Error     string   `json:"error,omitempty"`
+	Warnings  []string `json:"warnings,omitempty"`
+	Notes     []string `json:"notes,omitempty"` // debug-level details
 }
 
 // Commit tells init the runtime hooks have run, or, after Ready, that the
