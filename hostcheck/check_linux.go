@@ -101,7 +101,7 @@ func Run(opts Options) (*Report, error) {
 
 	r.Notes = append(r.Notes,
 		"rung does not run rootless containers yet: the unprivileged rungs are what this host's kernel allows",
-		"rung refuses linux.seccomp.listenerPath (seccomp notify) whatever userNotif says")
+		"linux.seccomp.listenerPath (seccomp notify) needs userNotif: the kernel's SECCOMP_FILTER_FLAG_NEW_LISTENER")
 	return r, nil
 }
 

@@ -80,7 +80,8 @@ func sendToAgent(path string, cps specs.ContainerProcessState, fd int) error {
 	}
 	defer unix.Close(sock)
 	if err := unix.Connect(sock, &unix.SockaddrUnix{Name: path}); err != nil {
-		return fmt.Errorf("unable to start container process: failed to connect with seccomp agent specified in the seccomp profile: linux.seccomp.listenerPath %s: %w", path, err)
+		// runc's words, so that scripts matching them keep working.
+		return fmt.Errorf("unable to start container process: failed to connect with seccomp agent specified in the seccomp profile: dial unix %s: connect: %w", path, err)
 	}
 	if err := unix.Sendmsg(sock, data, unix.UnixRights(fd), nil, 0); err != nil {
 		return fmt.Errorf("unable to start container process: send the seccomp notify fd to the agent at %s: %w", path, err)

@@ -263,7 +263,7 @@ func TestSeccompNotifyErrors(t *testing.T) {
 		sc   *specs.LinuxSeccomp
 		want string
 	}{
-		{"no-agent", notifyProfile(missing), "seccomp agent"},
+		{"no-agent", notifyProfile(missing), "unable to start container process: failed to connect with seccomp agent specified in the seccomp profile: dial unix " + missing + ": connect: no such file or directory"},
 		{"no-listener", notifyProfile(""), "listenerPath"},
 		{"default-notify", &specs.LinuxSeccomp{DefaultAction: specs.ActNotify, ListenerPath: missing}, "default action"},
 		{"notify-write", &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerPath: missing,
@@ -275,7 +275,7 @@ func TestSeccompNotifyErrors(t *testing.T) {
 			s.Linux.Seccomp = c.sc
 		})
 		ours, theirs := e.both(c.name, "run", "--bundle", b, "ID")
-		t.Logf("%s: runc exit %d %q", c.name, theirs.code, theirs.stderr)
+		t.Logf("%s: runc exit %d %q; rung %q", c.name, theirs.code, theirs.stderr, ours.stderr)
 		if theirs.code == 0 {
 			t.Fatalf("%s: runc (the reference) accepted the config", c.name)
 		}
@@ -284,6 +284,18 @@ func TestSeccompNotifyErrors(t *testing.T) {
 		}
 		e.noLeftovers(c.name + "-rung")
 	}
+	// A listenerPath with no SCMP_ACT_NOTIFY rule: there is no notify fd,
+	// so no agent is needed, as with runc.
+	b0 := e.bundle("listener-unused", "", func(s *specs.Spec) {
+		s.Process.Args = []string{"true"}
+		s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerPath: missing}
+	})
+	if ours, theirs := e.both("lu", "run", "--bundle", b0, "ID"); ours.code != theirs.code {
+		t.Errorf("listenerPath without notify rules: rung exit %d %q, runc exit %d %q", ours.code, ours.stderr, theirs.code, theirs.stderr)
+	} else {
+		t.Logf("listenerPath without notify rules: both exit %d (runc %q)", theirs.code, theirs.stderr)
+	}
+	e.noLeftovers("lu-rung")
 	// exec into a container whose agent went away.
 	sock := filepath.Join(e.dir, "gone.sock")
 	a := newAgent(t, sock)
