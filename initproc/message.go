@@ -10,9 +10,10 @@
 // Config.BindSources, init first sends Reply{BindSources} and the runtime
 // answers with one message carrying the bind sources' fds. When the config
 // has prestart or createRuntime hooks, init first sends
-// Reply{RuntimeHooks} before pivot_root and waits for a Commit. init exits without
-// running anything if the socket closes before Commit, so a runtime killed
-// mid-create leaves no container process behind.
+// Reply{RuntimeHooks} before pivot_root and waits for a Commit. A seccomp
+// filter with a listener adds Reply{SeccompFd} (seccomp_notify_linux.go).
+// init exits without running anything if the socket closes before Commit,
+// so a runtime killed mid-create leaves no container process behind.
 package initproc
 
 import specs "github.com/opencontainers/runtime-spec/specs-go"
