@@ -131,14 +131,18 @@ func (t *mountTable) fullyVisible() []*mountinfo.Info {
 // instance: init is in the container's pid namespace and the /proc it sees
 // still belongs to the host's.
 func readMounts() ([]*mountinfo.Info, error) {
-	procfs := openPrivateProcfs()
-	if procfs == nil {
-		return nil, errors.New("--no-pivot: cannot mount a private procfs to read the mount table")
+	var fd int
+	var err error
+	if procfs := openPrivateProcfs(); procfs != nil {
+		fd, err = unix.Openat(int(procfs.Fd()), "thread-self/mountinfo", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		procfs.Close()
+	} else {
+		// No private instance (the kernel refused one): the inherited
+		// /proc, which may not know this pid namespace's threads.
+		fd, err = unix.Open("/proc/self/mountinfo", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	}
-	defer procfs.Close()
-	fd, err := unix.Openat(int(procfs.Fd()), "thread-self/mountinfo", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("open mountinfo: %w", err)
+		return nil, fmt.Errorf("--no-pivot: open mountinfo: %w", err)
 	}
 	f := os.NewFile(uintptr(fd), "mountinfo")
 	defer f.Close()

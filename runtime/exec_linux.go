@@ -228,7 +228,8 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 	dec := json.NewDecoder(parent)
 	err = dec.Decode(&reply)
 	for err == nil && reply.SeccompFd {
-		st := specs.State{Version: ociVersion, ID: c.Rec.ID, Status: specs.StateRunning, Pid: c.Rec.Pid, Bundle: c.Rec.Bundle, Annotations: c.Rec.Annotations}
+		// The container's status now: running, or paused (--ignore-paused).
+		st := specs.State{Version: ociVersion, ID: c.Rec.ID, Status: specs.ContainerState(c.Status()), Pid: c.Rec.Pid, Bundle: c.Rec.Bundle, Annotations: c.Rec.Annotations}
 		if rerr := relaySeccompFd(parent, json.NewEncoder(parent), seccomp, pid, st); rerr != nil {
 			kill()
 			execLog.wait()
