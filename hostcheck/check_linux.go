@@ -101,7 +101,7 @@ func Run(opts Options) (*Report, error) {
 
 	r.Notes = append(r.Notes,
 		"rootless: the unprivileged rungs are what rung can run for that user here (always with a user namespace; several mappings when multiRange says yes); without a cgroup delegated to the user, limits, pause, resume, update and events are refused (the systemd user bus is not used yet)",
-		"rung refuses linux.seccomp.listenerPath (seccomp notify) whatever userNotif says")
+		"linux.seccomp.listenerPath (seccomp notify) needs userNotif: the kernel's SECCOMP_FILTER_FLAG_NEW_LISTENER")
 	return r, nil
 }
 

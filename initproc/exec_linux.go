@@ -19,15 +19,17 @@ import (
 func ExecMain() {
 	sync := os.NewFile(SyncFd, "sync")
 	var cfg ExecConfig
-	if err := json.NewDecoder(sync).Decode(&cfg); err != nil {
+	dec, enc := json.NewDecoder(sync), json.NewEncoder(sync)
+	if err := dec.Decode(&cfg); err != nil {
 		os.Exit(1)
 	}
+	seccompFdSink = func(fd int) error { return syncSeccompFd(enc, dec, fd) }
 	if cfg.Log {
 		openLog(LogFd)
 	}
 	debugf("exec: process received, in the container's namespaces and cgroup")
 	err := execProcess(&cfg)
-	_ = json.NewEncoder(sync).Encode(Reply{Error: err.Error()})
+	_ = enc.Encode(Reply{Error: err.Error()})
 	os.Exit(127)
 }
 
@@ -104,6 +106,14 @@ func execProcess(cfg *ExecConfig) error {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("process.noNewPrivileges: %w", err)
 		}
+	}
+	if filter != nil && filter.notify {
+		// The runtime must get the notify fd before the exec closes the
+		// sync socket: load now, under no_new_privs.
+		if err := loadSeccompEarly(filter); err != nil {
+			return err
+		}
+		filter, early = nil, true
 	}
 	exe.procfs, exe.seccomp, exe.seccompLoaded, exe.rlimits = procfs, filter, early, p.Rlimits
 	exe.preserved = cfg.PreserveFds

@@ -48,6 +48,7 @@ func Main() {
 	if cfg.Log {
 		openLog(LogFd)
 	}
+	seccompFdSink = func(fd int) error { return syncSeccompFd(enc, dec, fd) }
 	debugf("init: config received for container %s, namespaces %v, joined %v", cfg.ID, cfg.Namespaces, cfg.Joined)
 	exe, err := func() (*execution, error) {
 		if cfg.BindSources {
@@ -282,6 +283,16 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return nil, fmt.Errorf("process.noNewPrivileges: %w", err)
 		}
+	}
+	if exe.seccomp != nil && exe.seccomp.notify {
+		// The notify fd must reach the runtime, which is gone once
+		// create returns: load it now, under no_new_privs, as late as
+		// the runtime is still there (runc does the same).
+		debugf("init: loading the seccomp filter with a listener before reporting ready")
+		if err := loadSeccompEarly(exe.seccomp); err != nil {
+			return nil, err
+		}
+		exe.seccomp, exe.seccompLoaded = nil, true
 	}
 	debugf("init: set-up complete, reporting ready")
 	return exe, nil

@@ -10,9 +10,10 @@
 // Config.BindSources, init first sends Reply{BindSources} and the runtime
 // answers with one message carrying the bind sources' fds. When the config
 // has prestart or createRuntime hooks, init first sends
-// Reply{RuntimeHooks} before pivot_root and waits for a Commit. init exits without
-// running anything if the socket closes before Commit, so a runtime killed
-// mid-create leaves no container process behind.
+// Reply{RuntimeHooks} before pivot_root and waits for a Commit. A seccomp
+// filter with a listener adds Reply{SeccompFd} (seccomp_notify_linux.go).
+// init exits without running anything if the socket closes before Commit,
+// so a runtime killed mid-create leaves no container process behind.
 package initproc
 
 import (
@@ -101,12 +102,17 @@ func (cfg *Config) check() error {
 type Reply struct {
 	// RuntimeHooks asks the runtime to run the prestart and createRuntime
 	// hooks now: the namespaces exist and pivot_root has not happened.
-	RuntimeHooks bool     `json:"runtimeHooks,omitempty"`
-	BindSources  bool     `json:"bindSources,omitempty"` // send the bind sources now
-	Ready        bool     `json:"ready,omitempty"`
-	Error        string   `json:"error,omitempty"`
-	Warnings     []string `json:"warnings,omitempty"`
-	Notes        []string `json:"notes,omitempty"` // debug-level details
+	RuntimeHooks bool `json:"runtimeHooks,omitempty"`
+	BindSources  bool `json:"bindSources,omitempty"` // send the bind sources now
+	// SeccompFd: init loaded a filter with a listener (linux.seccomp.
+	// listenerPath). The runtime answers with a Commit, receives one byte
+	// with the notify fd (SCM_RIGHTS), passes it to the agent, and
+	// answers with a second Commit (see seccomp_notify_linux.go).
+	SeccompFd bool     `json:"seccompFd,omitempty"`
+	Ready     bool     `json:"ready,omitempty"`
+	Error     string   `json:"error,omitempty"`
+	Warnings  []string `json:"warnings,omitempty"`
+	Notes     []string `json:"notes,omitempty"` // debug-level details
 }
 
 // Commit tells init the runtime hooks have run, or, after Ready, that the

@@ -462,8 +462,12 @@ func pivotRoot(rootfs string) error {
 	return os.Chdir("/")
 }
 
-// moveRoot is --no-pivot: move the rootfs over / and chroot into it.
+// moveRoot is --no-pivot: leave no procfs or sysfs of the old root fully
+// visible, then move the rootfs over / and chroot into it.
 func moveRoot(rootfs string) error {
+	if err := detachOutsideRoot(rootfs); err != nil {
+		return err
+	}
 	if err := os.Chdir(rootfs); err != nil {
 		return err
 	}

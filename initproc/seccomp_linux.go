@@ -23,6 +23,7 @@ var seccompActions = map[specs.LinuxSeccompAction]libseccomp.ScmpAction{
 	specs.ActTrace:       libseccomp.ActTrace,
 	specs.ActAllow:       libseccomp.ActAllow,
 	specs.ActLog:         libseccomp.ActLog,
+	specs.ActNotify:      libseccomp.ActNotify, // only with a listener: checkNotify
 }
 
 var seccompOps = map[specs.LinuxSeccompOperator]libseccomp.ScmpCompareOp{
@@ -41,13 +42,18 @@ var seccompOps = map[specs.LinuxSeccompOperator]libseccomp.ScmpCompareOp{
 type seccompProgram struct {
 	filter []unix.SockFilter
 	flags  uintptr
+	notify bool // loaded with a listener, whose fd goes to the runtime
 }
 
 // Load installs the filter on this thread and, with TSYNC, every other.
 func (p *seccompProgram) Load() error {
 	prog := unix.SockFprog{Len: uint16(len(p.filter)), Filter: &p.filter[0]}
-	if _, _, e := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, p.flags, uintptr(unsafe.Pointer(&prog))); e != 0 {
+	fd, _, e := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, p.flags, uintptr(unsafe.Pointer(&prog)))
+	if e != 0 {
 		return e
+	}
+	if p.notify {
+		return passNotifyFd(int(fd))
 	}
 	return nil
 }
@@ -60,6 +66,7 @@ func buildSeccomp(sc *specs.LinuxSeccomp) (*seccompProgram, error) {
 	if err != nil || f == nil {
 		return nil, err
 	}
+	notify := flags&unix.SECCOMP_FILTER_FLAG_NEW_LISTENER != 0
 	defer f.Release()
 	bpf, err := exportBPF(f)
 	if err != nil {
@@ -82,7 +89,7 @@ func buildSeccomp(sc *specs.LinuxSeccomp) (*seccompProgram, error) {
 	if n := len(prog); n > bpfMaxInsns {
 		return nil, fmt.Errorf("linux.seccomp: the compiled filter has %d instructions, more than the kernel's limit of %d", n, bpfMaxInsns)
 	}
-	return &seccompProgram{filter: prog, flags: flags}, nil
+	return &seccompProgram{filter: prog, flags: flags, notify: notify}, nil
 }
 
 // exportBPF gets the compiled program through a memfd: ExportBPFMem needs
@@ -107,8 +114,9 @@ func buildSeccompFilter(sc *specs.LinuxSeccomp) (*libseccomp.ScmpFilter, uintptr
 	if sc == nil {
 		return nil, 0, nil
 	}
-	if sc.ListenerPath != "" {
-		return nil, 0, errors.New("linux.seccomp.listenerPath: seccomp notify is not supported yet")
+	notify, err := checkNotify(sc)
+	if err != nil {
+		return nil, 0, err
 	}
 	def, err := seccompAction(sc.DefaultAction, sc.DefaultErrnoRet)
 	if err != nil {
@@ -123,6 +131,9 @@ func buildSeccompFilter(sc *specs.LinuxSeccomp) (*libseccomp.ScmpFilter, uintptr
 		return nil, 0, err
 	}
 	flags := uintptr(unix.SECCOMP_FILTER_FLAG_TSYNC)
+	if notify {
+		flags |= notifyFlags
+	}
 	// no_new_privs is process.noNewPrivileges' to decide, not libseccomp's.
 	if err := f.SetNoNewPrivsBit(false); err != nil {
 		return fail(fmt.Errorf("linux.seccomp: %w", err))
@@ -144,7 +155,11 @@ func buildSeccompFilter(sc *specs.LinuxSeccomp) (*libseccomp.ScmpFilter, uintptr
 		case specs.LinuxSeccompFlagSpecAllow:
 			flags |= unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
 		case specs.LinuxSeccompFlagWaitKillableRecv:
-			// Only changes how a notify listener waits; notify is refused.
+			// Only changes how a notified task waits for the listener;
+			// the kernel refuses it on a filter without one.
+			if notify {
+				flags |= unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+			}
 		case "SECCOMP_FILTER_FLAG_TSYNC":
 			// Always set.
 		default:

@@ -287,6 +287,14 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 			}
 			continue
 		}
+		if reply.SeccompFd {
+			st := *hookState
+			st.Status = specs.StateCreating
+			if err := relaySeccompFd(sync, enc, s.Linux.Seccomp, pid, st); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if !reply.RuntimeHooks {
 			break
 		}

@@ -233,7 +233,20 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 		return -1, fmt.Errorf("send process to exec: %w", err)
 	}
 	var reply initproc.Reply
-	if err := json.NewDecoder(parent).Decode(&reply); err == nil && reply.Error != "" {
+	dec := json.NewDecoder(parent)
+	err = dec.Decode(&reply)
+	for err == nil && reply.SeccompFd {
+		// The container's status now: running, or paused (--ignore-paused).
+		st := specs.State{Version: ociVersion, ID: c.Rec.ID, Status: specs.ContainerState(c.Status()), Pid: c.Rec.Pid, Bundle: c.Rec.Bundle, Annotations: c.Rec.Annotations}
+		if rerr := relaySeccompFd(parent, json.NewEncoder(parent), seccomp, pid, st); rerr != nil {
+			kill()
+			execLog.wait()
+			return -1, rerr
+		}
+		reply = initproc.Reply{}
+		err = dec.Decode(&reply)
+	}
+	if err == nil && reply.Error != "" {
 		_, _ = unix.Wait4(pid, nil, 0, nil)
 		execLog.wait()
 		return -1, fmt.Errorf("unable to start container process: %s", reply.Error)

@@ -254,7 +254,7 @@ func TestFeatures(t *testing.T) {
 	}
 	if len(f.Hooks) != 6 || len(f.Linux.Namespaces) != 8 || !f.Linux.Seccomp.Enabled || f.Linux.Apparmor.Enabled ||
 		!strings.HasPrefix(f.OCIVersionMax, "1.") || !strings.Contains(strings.Join(f.MountOptions, ","), "rbind") ||
-		strings.Contains(strings.Join(f.Linux.Seccomp.Actions, ","), "SCMP_ACT_NOTIFY") {
+		!strings.Contains(strings.Join(f.Linux.Seccomp.Actions, ","), "SCMP_ACT_NOTIFY") {
 		t.Fatalf("features: %s", r.stdout)
 	}
 }
