@@ -189,8 +189,15 @@ func TestPodman(t *testing.T) {
 		if r.Code != 137 {
 			c.Fatalf("run: %s, want exit 137", r)
 		}
-		if st := strings.TrimSpace(c.podmanMust("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}} {{.State.OOMKilled}}", name)); st != "exited 137 true" {
-			c.Fatalf("inspect: %q, want \"exited 137 true\"", st)
+		// conmon 2.1 watches memory.events for OOM kills on v2; on v1
+		// its watch never fires on this kernel, with runc as with rung
+		// (podman reports false), so there only the exit is checked.
+		st := strings.TrimSpace(c.podmanMust("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}} {{.State.OOMKilled}}", name))
+		if !cgroup2 {
+			st = strings.TrimSuffix(strings.TrimSuffix(st, " false"), " true")
+		}
+		if want := v12("exited 137", "exited 137 true"); st != want {
+			c.Fatalf("inspect: %q, want %q", st, want)
 		}
 		id := strings.TrimSpace(c.podmanMust("inspect", "--format", "{{.Id}}", name))
 		c.podmanMust("rm", name)
