@@ -4,7 +4,7 @@ GO       ?= go
 BIN      := rung
 DEMO     := /tmp/rung-demo
 
-.PHONY: all build deps demo test bench conformance clean
+.PHONY: all build deps demo test vm bench conformance clean
 
 all: build
 
@@ -15,8 +15,11 @@ build:
 # test and demo rootfs, libseccomp-dev for seccomp (cgo), runc and crun as
 # the references the benchmark compares against; podman, containerd,
 # docker.io and the CNI plugins for the engine tests, and crictl (from the
-# Go module proxy) to drive containerd's CRI as Kubernetes does.
-PKGS   := busybox-static libseccomp-dev runc crun podman conmon catatonit containerd docker.io containernetworking-plugins
+# Go module proxy) to drive containerd's CRI as Kubernetes does;
+# mmdebstrap, QEMU and e2fsprogs build and boot the Debian 12 guest of the
+# VM test (tests/vm).
+PKGS   := busybox-static libseccomp-dev runc crun podman conmon catatonit containerd docker.io containernetworking-plugins \
+	mmdebstrap qemu-system-x86 qemu-utils e2fsprogs
 CRICTL := sigs.k8s.io/cri-tools/cmd/crictl@v1.37.0
 
 deps:
@@ -30,9 +33,18 @@ deps:
 demo: deps build
 	sh demo/demo.sh ./$(BIN) $(DEMO)
 
+# The VM test runs after the native suites, alone: it needs both cores.
 test: deps build
 	$(GO) vet ./...
+	$(GO) vet -tags vm ./tests/vm
 	$(GO) test -count=1 -timeout 40m ./...
+	$(MAKE) vm
+
+# The integration suite inside a Debian 12 guest (systemd, cgroup v2)
+# under QEMU; the image is cached in $$RUNG_VM_CACHE (default
+# tests/.cache/vm). RUNG_VM_RUN=regexp narrows the suite.
+vm: deps
+	$(GO) test -tags vm -count=1 -v -timeout 80m ./tests/vm
 
 # The runtime-tools validation suite, rung and crun side by side (~4 min).
 conformance: deps build
