@@ -138,6 +138,19 @@ func (c *C) freezeState(pid string) string {
 	return ""
 }
 
+// oomKills is the kernel's count of OOM kills in pid's memory cgroup:
+// oom_kill in memory.oom_control (v1) or memory.events (v2).
+func (c *C) oomKills(pid string) string {
+	data := c.cgRead(pid, cgFile{"memory", "memory.oom_control", "memory.events"})
+	for _, l := range strings.Split(data, "\n") {
+		if n, ok := strings.CutPrefix(l, "oom_kill "); ok {
+			return n
+		}
+	}
+	c.Fatalf("no oom_kill count for pid %s: %q", pid, data)
+	return ""
+}
+
 // The systemd side, on a systemd host.
 
 // scopeOf is the transient scope unit that holds pid (the last element
