@@ -40,11 +40,12 @@ test: deps build
 	$(GO) test -count=1 -timeout 40m ./...
 	$(MAKE) vm
 
-# The integration suite inside a Debian 12 guest (systemd, cgroup v2)
-# under QEMU; the image is cached in $$RUNG_VM_CACHE (default
-# tests/.cache/vm). RUNG_VM_RUN=regexp narrows the suite.
+# The integration and engines suites inside a Debian 12 guest (systemd,
+# cgroup v2) under QEMU; the image is cached in $$RUNG_VM_CACHE (default
+# tests/.cache/vm). RUNG_VM_SUITES=integration,engines picks suites,
+# RUNG_VM_RUN=regexp narrows them.
 vm: deps
-	$(GO) test -tags vm -count=1 -v -timeout 80m ./tests/vm
+	$(GO) test -tags vm -count=1 -v -timeout 150m ./tests/vm
 
 # The runtime-tools validation suite, rung and crun side by side (~4 min).
 conformance: deps build
