@@ -50,11 +50,12 @@ FUZZTIME ?= 30s
 fuzz:
 	FUZZTIME=$(FUZZTIME) GO=$(GO) bash tests/fuzz/run.sh
 
-# The integration suite inside a Debian 12 guest (systemd, cgroup v2)
-# under QEMU; the image is cached in $$RUNG_VM_CACHE (default
-# tests/.cache/vm). RUNG_VM_RUN=regexp narrows the suite.
+# The integration and engines suites inside a Debian 12 guest (systemd,
+# cgroup v2) under QEMU; the image is cached in $$RUNG_VM_CACHE (default
+# tests/.cache/vm). RUNG_VM_SUITES=integration,engines picks suites,
+# RUNG_VM_RUN=regexp narrows them.
 vm: deps
-	$(GO) test -tags vm -count=1 -v -timeout 80m ./tests/vm
+	$(GO) test -tags vm -count=1 -v -timeout 75m ./tests/vm
 
 # The runtime-tools validation suite, rung and crun side by side (~4 min).
 conformance: deps build

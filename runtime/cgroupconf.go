@@ -49,6 +49,11 @@ func cgroupConfig(s *specs.Spec, id string, unit *SystemdUnit) (_ *cgroups.Cgrou
 	}
 	if c := r.CPU; c != nil {
 		res.CpuShares = uint64Value(c.Shares)
+		// cgroup v2 has cpu.weight, not shares; the library's v2
+		// managers (fs2 and systemd) read only CpuWeight, so without
+		// this the shares were silently dropped on v2. Converted as
+		// runc converts them.
+		res.CpuWeight = cgroups.ConvertCPUSharesToCgroupV2Value(res.CpuShares)
 		res.CpuQuota = int64Value(c.Quota)
 		res.CpuPeriod = uint64Value(c.Period)
 		res.CpuRtRuntime = int64Value(c.RealtimeRuntime)

@@ -3,6 +3,8 @@ package runtime
 import (
 	"strings"
 	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 func TestParseSystemdCgroupsPath(t *testing.T) {
@@ -39,3 +41,23 @@ func TestParseSystemdCgroupsPath(t *testing.T) {
 		}
 	}
 }
+
+// cpu shares reach cgroup v2 as a weight: the v2 managers read only
+// CpuWeight (0, unset, when no shares are given).
+func TestCgroupConfigSharesToWeight(t *testing.T) {
+	for _, tc := range []struct {
+		shares *uint64
+		want   uint64
+	}{{nil, 0}, {u64(2), 1}, {u64(512), 59}, {u64(1024), 100}, {u64(262144), 10000}} {
+		s := &specs.Spec{Linux: &specs.Linux{CgroupsPath: "/x", Resources: &specs.LinuxResources{CPU: &specs.LinuxCPU{Shares: tc.shares}}}}
+		cg, _, err := cgroupConfig(s, "x", nil)
+		if err != nil {
+			t.Fatalf("shares %v: %v", tc.shares, err)
+		}
+		if cg.Resources.CpuWeight != tc.want {
+			t.Errorf("shares %v: weight %d, want %d", tc.shares, cg.Resources.CpuWeight, tc.want)
+		}
+	}
+}
+
+func u64(v uint64) *uint64 { return &v }

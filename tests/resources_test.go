@@ -52,7 +52,7 @@ func resourceFile(t *testing.T, pid int, file string) string {
 func TestEveryResourceInEffect(t *testing.T) {
 	e := newEnv(t)
 	mem, resv, swap := int64(64<<20), int64(32<<20), int64(128<<20)
-	shares, quota, period := uint64(1024), int64(50000), uint64(100000)
+	shares, quota, period := uint64(512), int64(50000), uint64(100000)
 	pids := int64(77)
 	weight := uint16(500)
 	v2 := cgroupV2()

@@ -81,14 +81,15 @@ func startContainerd() (*containerdT, error) {
 	var rts strings.Builder
 	for _, rt := range runtimes {
 		// The RuntimeClass path a cluster uses: a handler per runtime,
-		// the runc v2 shim with BinaryName, cgroupfs.
+		// the runc v2 shim with BinaryName; the systemd cgroup manager
+		// on a systemd host (as kubeadm sets it), else cgroupfs.
 		fmt.Fprintf(&rts, `    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.%[1]s]
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.%[1]s.options]
         BinaryName = %[2]q
         Root = %[3]q
-        SystemdCgroup = false
-`, rt.Name, e.bin[rt.Name], e.root[rt.Name])
+        SystemdCgroup = %[4]t
+`, rt.Name, e.bin[rt.Name], e.root[rt.Name], systemdHost)
 	}
 	// restrict_oom_score_adj: root here lacks CAP_SYS_RESOURCE, so the
 	// CRI must not ask for an oom_score_adj below containerd's own.
@@ -140,6 +141,10 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 	}
 	// The bridge plugin creates the bridge and never removes it.
 	atExit(func() { exec.Command("ip", "link", "del", cniBr).Run() })
+	// The CRI pods' slices' parents (the pods' own are stopped with them).
+	if systemdHost {
+		atExit(func() { exec.Command("systemctl", "stop", "rungcri.slice").Run() })
+	}
 	_, err := startDaemon("containerd", func() bool {
 		return command(5*time.Second, "", nil, "ctr", "--address", e.sock, "version").Code == 0
 	}, "containerd", "--config", conf)
@@ -184,11 +189,29 @@ func (c *C) ctrMust(args ...string) string {
 }
 
 // runtimeFlags point ctr run at c's runtime through the runc shim's
-// options, with the runtime's own root.
+// options, with the runtime's own root, and on a systemd host the
+// option that makes the shim pass --systemd-cgroup.
 func (c *C) runtimeFlags() []string {
 	e := c.ctd()
-	return []string{"--runc-binary", e.bin[c.RT.Name], "--runc-root", e.root[c.RT.Name]}
+	flags := []string{"--runc-binary", e.bin[c.RT.Name], "--runc-root", e.root[c.RT.Name]}
+	if systemdHost {
+		flags = append(flags, "--runc-systemd-cgroup")
+	}
+	return flags
 }
+
+// ctrCgroup is the cgroupsPath ctr run passes for container id: a
+// cgroupfs path, or runc's "slice:prefix:name" under systemd (the scope
+// rungctr-ID.scope in system.slice).
+func ctrCgroup(id string) string {
+	if systemdHost {
+		return "system.slice:rungctr:" + id
+	}
+	return "/rung-engines-ctr/" + id
+}
+
+// ctrScope is the scope unit of container id on a systemd host.
+func ctrScope(id string) string { return "rungctr-" + id + ".scope" }
 
 // ctrID is a container id unique to the scenario and runtime.
 func (c *C) ctrID(name string) string { return "ctr-" + c.RT.Name + "-" + name }
@@ -198,7 +221,7 @@ func (c *C) ctrID(name string) string { return "ctr-" + c.RT.Name + "-" + name }
 func (c *C) ctrRun(id string, flags []string, cmd ...string) result {
 	argv := append([]string{"run"}, flags...)
 	argv = append(argv, c.runtimeFlags()...)
-	argv = append(argv, "--cgroup", "/rung-engines-ctr/"+id, imageName, id)
+	argv = append(argv, "--cgroup", ctrCgroup(id), imageName, id)
 	return c.ctr(append(argv, cmd...)...)
 }
 
@@ -220,8 +243,10 @@ func (c *C) ctrRemove(id string) {
 		e.ctr(ctrNS, 30*time.Second, "", "task", "rm", "-f", id)
 	}
 	e.ctr(ctrNS, 30*time.Second, "", "containers", "rm", id)
-	rmCgroup("/rung-engines-ctr/" + id)
-	rmCgroup("/rung-engines-ctr")
+	if !systemdHost {
+		rmCgroup("/rung-engines-ctr/" + id)
+		rmCgroup("/rung-engines-ctr")
+	}
 }
 
 // taskStatus is the STATUS column of `ctr task ls` for id, "" if absent.
@@ -242,39 +267,24 @@ func (c *C) waitStatus(id, want string) {
 	}
 }
 
-// rmCgroup removes the cgroup rel (and nothing else) in every v1
-// hierarchy and the unified one, if empty.
+// rmCgroup removes the cgroupfs cgroup rel (and nothing else) in every
+// v1 hierarchy or in the unified one, if empty. The engines leave the
+// parents of their containers' cgroups to their users.
 func rmCgroup(rel string) {
+	if cgroup2 {
+		os.Remove(filepath.Join("/sys/fs/cgroup", rel))
+		return
+	}
 	dirs, _ := filepath.Glob("/sys/fs/cgroup/*")
 	for _, d := range dirs {
 		os.Remove(filepath.Join(d, rel))
 	}
 }
 
-// cgroupFile reads a cgroup v1 file of process pid in controller's
-// hierarchy, from the host side.
-func (c *C) cgroupFile(pid, controller, file string) string {
-	data, err := os.ReadFile("/proc/" + pid + "/cgroup")
-	if err != nil {
-		c.Fatalf("cgroup of %s: %v", pid, err)
-	}
-	for _, l := range strings.Split(string(data), "\n") {
-		f := strings.SplitN(l, ":", 3)
-		if len(f) != 3 {
-			continue
-		}
-		for _, ctl := range strings.Split(f[1], ",") {
-			if ctl == controller {
-				v, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", controller, f[2], file))
-				if err != nil {
-					c.Fatalf("read %s of pid %s: %v", file, pid, err)
-				}
-				return strings.TrimSpace(string(v))
-			}
-		}
-	}
-	c.Fatalf("pid %s is in no %s cgroup: %s", pid, controller, data)
-	return ""
+// cgroupfsDir is the host directory of the cgroupfs cgroup rel: in the
+// memory hierarchy on v1.
+func cgroupfsDir(rel string) string {
+	return filepath.Join(v12("/sys/fs/cgroup/memory", "/sys/fs/cgroup"), rel)
 }
 
 // lines is s split in lines with trailing \r and blank lines dropped.
@@ -323,9 +333,13 @@ func TestContainerd(t *testing.T) {
 		}
 		id := c.ctrID("import")
 		argv := append([]string{"run", "--rm"}, c.runtimeFlags()...)
-		argv = append(argv, "--cgroup", "/rung-engines-ctr/"+id, imageName, id, "sh", "-c", "echo imported; cat /proc/self/comm")
+		argv = append(argv, "--cgroup", ctrCgroup(id), imageName, id, "sh", "-c", "echo imported; cat /proc/self/comm")
 		r = e.ctr(ns, 60*time.Second, "", argv...)
-		c.Cleanup(func() { rmCgroup("/rung-engines-ctr") })
+		c.Cleanup(func() {
+			if !systemdHost {
+				rmCgroup("/rung-engines-ctr")
+			}
+		})
 		if r.Code != 0 || r.Out != "imported\ncat\n" {
 			c.Fatalf("run from the imported image: %s", r)
 		}
@@ -449,15 +463,15 @@ func TestContainerd(t *testing.T) {
 				pid = f[1]
 			}
 		}
-		if st := c.cgroupFile(pid, "freezer", "freezer.state"); st != "FROZEN" {
-			c.Fatalf("freezer.state %q while paused", st)
+		if st := c.freezeState(pid); st != "FROZEN" {
+			c.Fatalf("cgroup %s while paused", st)
 		}
 		c.ctrMust("task", "resume", id)
 		if s := c.taskStatus(id); s != "RUNNING" {
 			c.Fatalf("after resume: status %q", s)
 		}
-		if st := c.cgroupFile(pid, "freezer", "freezer.state"); st != "THAWED" {
-			c.Fatalf("freezer.state %q after resume", st)
+		if st := c.freezeState(pid); st != "THAWED" {
+			c.Fatalf("cgroup %s after resume", st)
 		}
 		if r := c.ctr("task", "exec", "--exec-id", "after", id, "echo", "alive"); r.Code != 0 || r.Out != "alive\n" {
 			c.Fatalf("exec after resume: %s", r)
@@ -476,14 +490,26 @@ func TestContainerd(t *testing.T) {
 		if !ok || r.Code != 0 {
 			c.Fatalf("task metrics: %s, want pids.current 2", r)
 		}
-		if v := metric(r.Out, "memory.limit_in_bytes"); v != "67108864" {
-			c.Fatalf("memory.limit_in_bytes %q, want 67108864: %s", v, r.Out)
+		// ctr prints the v1 or the v2 statistics under their own names.
+		limit, usage, cpu := v12("memory.limit_in_bytes", "memory.usage_limit"), v12("memory.usage_in_bytes", "memory.usage"), v12("cpuacct.usage", "cpu.usage_usec")
+		if v := metric(r.Out, limit); v != "67108864" {
+			c.Fatalf("%s %q, want 67108864: %s", limit, v, r.Out)
 		}
-		if v := metric(r.Out, "memory.usage_in_bytes"); !regexp.MustCompile(`^[1-9][0-9]*$`).MatchString(v) {
-			c.Fatalf("memory.usage_in_bytes %q: %s", v, r.Out)
+		if v := metric(r.Out, usage); !regexp.MustCompile(`^[1-9][0-9]*$`).MatchString(v) {
+			c.Fatalf("%s %q: %s", usage, v, r.Out)
 		}
-		if v := metric(r.Out, "cpuacct.usage"); !regexp.MustCompile(`^[1-9][0-9]*$`).MatchString(v) {
-			c.Fatalf("cpuacct.usage %q: %s", v, r.Out)
+		if v := metric(r.Out, cpu); !regexp.MustCompile(`^[1-9][0-9]*$`).MatchString(v) {
+			c.Fatalf("%s %q: %s", cpu, v, r.Out)
+		}
+		if systemdHost {
+			pid := ""
+			for _, l := range lines(c.ctrMust("task", "ls")) {
+				if f := strings.Fields(l); len(f) == 3 && f[0] == id {
+					pid = f[1]
+				}
+			}
+			unit, _ := c.scopeOf(pid, ctrScope(id))
+			c.wantUnitProps(unit, map[string]string{"MemoryMax": "67108864"})
 		}
 	})
 
@@ -494,8 +520,8 @@ func TestContainerd(t *testing.T) {
 		// ctr wants a terminal on its stdin for -t: script gives it one.
 		// ctr sends the window size after start, so the shell waits
 		// for it (the size is 0 0 until then).
-		inner := fmt.Sprintf("ctr --address %s -n %s run --rm -t %s --cgroup /rung-engines-ctr/%s %s %s sh -c 'tty; test -t 0 && echo stdin-is-tty; i=0; while [ \"$(stty size 2>/dev/null)\" != \"30 100\" ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done; stty size; echo TERM=$TERM'",
-			e.sock, ctrNS, strings.Join(c.runtimeFlags(), " "), id, imageName, id)
+		inner := fmt.Sprintf("ctr --address %s -n %s run --rm -t %s --cgroup %s %s %s sh -c 'tty; test -t 0 && echo stdin-is-tty; i=0; while [ \"$(stty size 2>/dev/null)\" != \"30 100\" ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done; stty size; echo TERM=$TERM'",
+			e.sock, ctrNS, strings.Join(c.runtimeFlags(), " "), ctrCgroup(id), imageName, id)
 		r := command(60*time.Second, "", []string{"COLUMNS=100", "LINES=30"}, "script", "-qec", "stty cols 100 rows 30; "+inner, "/dev/null")
 		got := lines(strings.ReplaceAll(r.Out, "^@", ""))
 		want := []string{"/dev/pts/0", "stdin-is-tty", "30 100", "TERM=xterm"}
@@ -514,7 +540,12 @@ func TestContainerd(t *testing.T) {
 		if left := c.runtimeLeftovers(ctrNS); len(left) != 0 {
 			c.Fatalf("runtime state left under %s: %v", filepath.Join(c.ctd().root[c.RT.Name], ctrNS), left)
 		}
-		if _, err := os.Stat("/sys/fs/cgroup/memory/rung-engines-ctr"); err == nil {
+		if systemdHost {
+			c.noUnits([]string{"rungctr-*"})
+			if left := cgroupsLeft("/sys/fs/cgroup/system.slice/rungctr-*"); len(left) != 0 {
+				c.Fatalf("cgroups left: %q", left)
+			}
+		} else if _, err := os.Stat(cgroupfsDir("/rung-engines-ctr")); err == nil {
 			c.Fatalf("cgroup /rung-engines-ctr left")
 		}
 	})

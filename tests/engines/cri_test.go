@@ -3,6 +3,7 @@ package engines
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,9 +33,39 @@ func (c *C) crictlMust(args ...string) string {
 
 // pod is a running pod sandbox.
 type pod struct {
-	id, name, conf, hostname, cgroupParent string
-	pidMode                                int
+	id, name, conf, hostname string
+	// cgroupParent is the pod's cgroup as the kubelet gives it: a
+	// cgroupfs path, or under systemd a slice (kubepods-...-podUID.slice
+	// there, rungcri-RUNTIME-NAME.slice here: each "-" a level).
+	cgroupParent string
+	pidMode      int
 }
+
+// parentDir is the pod's cgroup directory on the host.
+func (p *pod) parentDir() string {
+	if !systemdHost {
+		return cgroupfsDir(p.cgroupParent)
+	}
+	// systemd's slice naming: a-b-c.slice is a.slice/a-b.slice/a-b-c.slice.
+	parts := strings.Split(strings.TrimSuffix(p.cgroupParent, ".slice"), "-")
+	dir := "/sys/fs/cgroup"
+	for i := range parts {
+		dir = filepath.Join(dir, strings.Join(parts[:i+1], "-")+".slice")
+	}
+	return dir
+}
+
+// ctrDir is the cgroup directory of container (or sandbox) id in p.
+func (p *pod) ctrDir(id string) string {
+	if systemdHost {
+		return filepath.Join(p.parentDir(), criScope(id))
+	}
+	return filepath.Join(p.parentDir(), id)
+}
+
+// criScope is the scope unit of a CRI container under systemd: the CRI
+// asks for "parent.slice:cri-containerd:ID".
+func criScope(id string) string { return "cri-containerd-" + id + ".scope" }
 
 // The CRI's NamespaceMode values for a pod's pid namespace.
 const (
@@ -67,6 +98,9 @@ func (c *C) runPodPid(name string, pidMode int) *pod {
 	e := c.ctd()
 	p := &pod{name: c.RT.Name + "-" + name, hostname: c.RT.Name + "-" + name, pidMode: pidMode}
 	p.cgroupParent = "/rung-engines-cri/" + p.name
+	if systemdHost {
+		p.cgroupParent = "rungcri-" + p.name + ".slice"
+	}
 	p.conf = c.writeJSON("pod-"+p.name, map[string]any{
 		"metadata":      map[string]any{"name": p.name, "namespace": "rung-engines", "uid": "uid-" + p.name, "attempt": 0},
 		"hostname":      p.hostname,
@@ -80,8 +114,13 @@ func (c *C) runPodPid(name string, pidMode int) *pod {
 			c.crictl("", "stopp", p.id)
 			c.crictl("", "rmp", "-f", p.id)
 		}
-		rmCgroup(p.cgroupParent)
-		rmCgroup("/rung-engines-cri")
+		// The pod's cgroup is the kubelet's to remove, not the runtime's.
+		if systemdHost {
+			command(30*time.Second, "", nil, "systemctl", "stop", p.cgroupParent)
+		} else {
+			rmCgroup(p.cgroupParent)
+			rmCgroup("/rung-engines-cri")
+		}
 	})
 	p.id = c.crictlMust("runp", "--runtime", c.RT.Name, p.conf)
 	return p
@@ -257,17 +296,7 @@ func TestCRI(t *testing.T) {
 		// pause, must not outlive the container (the runtime's kill
 		// --all and delete take it).
 		apid := jget(c.inspect("inspect", a), "info", "pid")
-		cg := ""
-		if data, err := os.ReadFile("/proc/" + apid + "/cgroup"); err == nil {
-			for _, l := range strings.Split(string(data), "\n") {
-				if f := strings.SplitN(l, ":", 3); len(f) == 3 && f[1] == "pids" {
-					cg = filepath.Join("/sys/fs/cgroup/pids", f[2])
-				}
-			}
-		}
-		if cg == "" {
-			c.Fatalf("no pids cgroup for a's init %s", apid)
-		}
+		cg := c.cgDir(apid, "pids")
 		c.crictlMust("stop", "--timeout", "30", a)
 		if st := jget(c.inspect("inspect", a), "status", "exitCode"); st != "0" {
 			c.Fatalf("a exit code %s, want 0 (its TERM trap)", st)
@@ -276,6 +305,9 @@ func TestCRI(t *testing.T) {
 		if _, err := os.Stat(cg); err == nil {
 			procs, _ := os.ReadFile(filepath.Join(cg, "cgroup.procs"))
 			c.Fatalf("a's cgroup %s left after rm, holding %q", cg, procs)
+		}
+		if systemdHost {
+			c.noUnits([]string{criScope(a)})
 		}
 		if out := c.exec(b, "ps", "-o", "args"); strings.Count(out, "\nsleep 3600\n") != 2 {
 			c.Fatalf("after a went: processes in the pod %q, want b's and the pause's sleep only", out)
@@ -359,23 +391,29 @@ func TestCRI(t *testing.T) {
 		p := c.runPod("res")
 		id := c.container(p, "c", res, sleeper...)
 		pid := jget(c.inspect("inspect", id), "info", "pid")
-		cg, _ := os.ReadFile("/proc/" + pid + "/cgroup")
-		if !strings.Contains(string(cg), ":memory:"+p.cgroupParent+"/"+id+"\n") {
-			c.Fatalf("container cgroup %q, want under %s", cg, p.cgroupParent)
+		if dir := c.cgDir(pid, "memory"); dir != p.ctrDir(id) {
+			c.Fatalf("container cgroup %s, want %s", dir, p.ctrDir(id))
 		}
-		for _, f := range [][3]string{
-			{"memory", "memory.limit_in_bytes", "67108864"},
-			{"cpu", "cpu.cfs_period_us", "100000"},
-			{"cpu", "cpu.cfs_quota_us", "50000"},
-			{"cpu", "cpu.shares", "512"},
+		for _, f := range []struct {
+			file cgFile
+			want string
+		}{
+			{memMax, "67108864"},
+			{cpuPeriod, v12("100000", "50000 100000")},
+			{cpuQuota, v12("50000", "50000 100000")},
+			{cpuShares, v12("512", c.cpuWeight(512))},
 		} {
-			if v := c.cgroupFile(pid, f[0], f[1]); v != f[2] {
-				c.Fatalf("%s %s, want %s", f[1], v, f[2])
+			if v := c.cgRead(pid, f.file); v != f.want {
+				c.Fatalf("%s %s, want %s", f.file.name(), v, f.want)
 			}
 		}
+		if systemdHost {
+			unit, _ := c.scopeOf(pid, criScope(id))
+			c.wantUnitProps(unit, map[string]string{"MemoryMax": "67108864", "CPUQuotaPerSecUSec": "500ms", "CPUWeight": c.cpuWeight(512)})
+		}
 		// An exec process lands in the same cgroup.
-		if out := c.exec(id, "cat", "/proc/self/cgroup"); !strings.Contains(out, ":memory:"+p.cgroupParent+"/"+id+"\n") {
-			c.Fatalf("exec's cgroup %q", out)
+		if out := c.exec(id, "cat", "/proc/self/cgroup"); out != c.cgroupInside(pid) {
+			c.Fatalf("exec's cgroup %q, init's %q", out, c.cgroupInside(pid))
 		}
 	})
 
@@ -384,18 +422,47 @@ func TestCRI(t *testing.T) {
 		id := c.container(p, "c", res, sleeper...)
 		pid := jget(c.inspect("inspect", id), "info", "pid")
 		c.crictlMust("update", "--memory", "134217728", "--cpu-quota", "20000", "--cpu-share", "256", id)
-		for _, f := range [][3]string{
-			{"memory", "memory.limit_in_bytes", "134217728"},
-			{"cpu", "cpu.cfs_quota_us", "20000"},
-			{"cpu", "cpu.cfs_period_us", "100000"},
-			{"cpu", "cpu.shares", "256"},
+		for _, f := range []struct {
+			file cgFile
+			want string
+		}{
+			{memMax, "134217728"},
+			{cpuQuota, v12("20000", "20000 100000")},
+			{cpuPeriod, v12("100000", "20000 100000")},
+			{cpuShares, v12("256", c.cpuWeight(256))},
 		} {
-			if v := c.cgroupFile(pid, f[0], f[1]); v != f[2] {
-				c.Fatalf("after update: %s %s, want %s", f[1], v, f[2])
+			if v := c.cgRead(pid, f.file); v != f.want {
+				c.Fatalf("after update: %s %s, want %s", f.file.name(), v, f.want)
 			}
+		}
+		if systemdHost {
+			c.wantUnitProps(criScope(id), map[string]string{"MemoryMax": "134217728", "CPUQuotaPerSecUSec": "200ms", "CPUWeight": c.cpuWeight(256)})
 		}
 		if out := c.exec(id, "echo", "still-running"); out != "still-running\n" {
 			c.Fatalf("exec after update: %q", out)
+		}
+	})
+
+	scenario(t, "cri", "OOM kill at the memory limit", func(c *C) {
+		p := c.runPod("oom")
+		// tail keeps a line it never ends: it grows until the limit.
+		// Without swap (none here) the OOM killer takes it at 32m.
+		id := c.container(p, "c", map[string]any{"memory_limit_in_bytes": 32 << 20}, "tail", "/dev/zero")
+		var v map[string]any
+		if !waitFor(60*time.Second, func() bool {
+			v = c.inspect("inspect", id)
+			return jget(v, "status", "state") == "CONTAINER_EXITED"
+		}) {
+			c.Fatalf("container still %s", jget(v, "status", "state"))
+		}
+		if code, reason := jget(v, "status", "exitCode"), jget(v, "status", "reason"); code != "137" || reason != "OOMKilled" {
+			c.Fatalf("exit code %s, reason %q; want 137, OOMKilled", code, reason)
+		}
+		c.crictlMust("rm", id)
+		if systemdHost {
+			c.noUnits([]string{criScope(id)}, p.ctrDir(id))
+		} else if _, err := os.Stat(p.ctrDir(id)); err == nil {
+			c.Fatalf("cgroup %s left after rm", p.ctrDir(id))
 		}
 	})
 
@@ -404,6 +471,12 @@ func TestCRI(t *testing.T) {
 		id := c.container(p, "c", nil, sleeper...)
 		spid := jget(c.inspect("inspectp", p.id), "info", "pid")
 		cpid := jget(c.inspect("inspect", id), "info", "pid")
+		dirs := []string{p.ctrDir(p.id), p.ctrDir(id)}
+		for _, d := range dirs {
+			if _, err := os.Stat(d); err != nil {
+				c.Fatalf("cgroup %s of the pod: %v", d, err)
+			}
+		}
 		c.crictlMust("stopp", p.id)
 		if st := jget(c.inspectp(p.id), "status", "state"); st != "SANDBOX_NOTREADY" {
 			c.Fatalf("after stopp: pod state %q", st)
@@ -428,10 +501,13 @@ func TestCRI(t *testing.T) {
 				c.Fatalf("runtime state for %s left", x)
 			}
 		}
-		for _, x := range []string{p.cgroupParent + "/" + p.id, p.cgroupParent + "/" + id} {
-			if _, err := os.Stat("/sys/fs/cgroup/memory" + x); err == nil {
-				c.Fatalf("cgroup %s left", x)
+		for _, d := range dirs {
+			if _, err := os.Stat(d); err == nil {
+				c.Fatalf("cgroup %s left", d)
 			}
+		}
+		if systemdHost {
+			c.noUnits([]string{criScope(p.id), criScope(id)})
 		}
 		p.id = ""
 	})
@@ -446,7 +522,12 @@ func TestCRI(t *testing.T) {
 		if left := c.runtimeLeftovers(criNS); len(left) != 0 {
 			c.Fatalf("runtime state left under %s: %v", filepath.Join(c.ctd().root[c.RT.Name], criNS), left)
 		}
-		if _, err := os.Stat("/sys/fs/cgroup/memory/rung-engines-cri"); err == nil {
+		if systemdHost {
+			c.noUnits([]string{"cri-containerd-*"})
+			if left := cgroupsLeft("/sys/fs/cgroup/rungcri.slice/*/*/cri-containerd-*"); len(left) != 0 {
+				c.Fatalf("cgroups left: %q", left)
+			}
+		} else if _, err := os.Stat(cgroupfsDir("/rung-engines-cri")); err == nil {
 			c.Fatalf("cgroup /rung-engines-cri left")
 		}
 		netns, _ := filepath.Glob(filepath.Join(c.ctd().dir, "state", "io.containerd.grpc.v1.cri", "netns", "*"))
@@ -457,3 +538,34 @@ func TestCRI(t *testing.T) {
 }
 
 func (c *C) inspectp(id string) map[string]any { return c.inspect("inspectp", id) }
+
+// cpuWeight is the cgroup v2 cpu.weight (and the unit's CPUWeight) that
+// c's runtime makes of cpu shares. rung converts as opencontainers/cgroups
+// does (and current runc with it): a quadratic fit through 2 -> 1, 1024
+// -> 100 and 262144 -> 10000. runc 1.1 (Debian 12's) converts linearly.
+func (c *C) cpuWeight(shares float64) string {
+	if c.RT.Name == "runc" {
+		return fmt.Sprintf("%d", 1+((int64(shares)-2)*9999)/262142)
+	}
+	l := math.Log2(shares)
+	return fmt.Sprintf("%.0f", math.Ceil(math.Pow(10, (l*l+125*l)/612.0-7.0/34.0)))
+}
+
+// cgroupInside is pid's /proc/PID/cgroup as a process in its cgroup
+// namespace sees it: the same as the host's without one.
+func (c *C) cgroupInside(pid string) string {
+	data, err := os.ReadFile("/proc/" + pid + "/cgroup")
+	if err != nil {
+		c.Fatalf("cgroup of %s: %v", pid, err)
+	}
+	own, _ := os.Readlink("/proc/self/ns/cgroup")
+	theirs, err := os.Readlink("/proc/" + pid + "/ns/cgroup")
+	if err != nil || theirs == own {
+		return string(data)
+	}
+	// In its own namespace, its cgroup is the root.
+	if !cgroup2 {
+		c.Fatalf("pid %s has a cgroup namespace on a v1 host", pid)
+	}
+	return "0::/\n"
+}

@@ -87,7 +87,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 			"--pidfile", filepath.Join(base, "dockerd.pid"),
 			"--containerd", ctrdSock,
 			"--bridge=none", "--iptables=false", "--ip-masq=false", "--ip6tables=false", "--userland-proxy=false",
-			"--exec-opt", "native.cgroupdriver=cgroupfs",
+			"--exec-opt", "native.cgroupdriver=" + dockerCgroupDriver(),
 			"--storage-driver", "vfs",
 			"--add-runtime", "rung=" + runtimes[0].Path,
 			"--add-runtime", "refrunc=" + runtimes[1].Path,
@@ -117,6 +117,15 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 func (d *dockerT) cmd(timeout time.Duration, stdin string, args ...string) result {
 	argv := append([]string{dockerClient, "-H", "unix://" + d.sock}, args...)
 	return command(timeout, stdin, []string{"DOCKER_CONFIG=" + d.config}, argv...)
+}
+
+// dockerCgroupDriver is dockerd's stock driver on a systemd host with
+// cgroup v2, else cgroupfs.
+func dockerCgroupDriver() string {
+	if systemdHost {
+		return "systemd"
+	}
+	return "cgroupfs"
 }
 
 // dockerRuntime is the name dockerd knows c's runtime by.
@@ -157,22 +166,6 @@ func (c *C) name(what string) string {
 // run is `docker run` with c's runtime, no network, and args after.
 func (c *C) run(args ...string) []string {
 	return append([]string{"run", "--runtime", c.dockerRuntime(), "--network", "none"}, args...)
-}
-
-// hostCgroup is pid's cgroup in the v1 hierarchy of controller, which must
-// be one of its own (not the root).
-func (c *C) hostCgroup(pid, controller string) string {
-	cg, err := os.ReadFile("/proc/" + pid + "/cgroup")
-	if err != nil {
-		c.Fatalf("container pid %q: %v", pid, err)
-	}
-	for _, l := range strings.Split(string(cg), "\n") {
-		if f := strings.SplitN(l, ":", 3); len(f) == 3 && strings.Contains(","+f[1]+",", ","+controller+",") && f[2] != "/" {
-			return f[2]
-		}
-	}
-	c.Fatalf("pid %s is in no %s cgroup of its own: %q", pid, controller, cg)
-	return ""
 }
 
 func TestDocker(t *testing.T) {
@@ -289,25 +282,81 @@ func TestDocker(t *testing.T) {
 	scenario(t, "docker", "--memory 64m limits the container's cgroup", func(c *C) {
 		const limit = 64 << 20
 		// Seen from inside: the container's own memory cgroup.
-		// Docker on cgroup v1 gives no cgroup namespace: the container's
-		// /sys/fs/cgroup/memory must be its own cgroup (the mount's root is
-		// the path /proc/self/cgroup names), not the host's whole tree.
-		script := `cat /sys/fs/cgroup/memory/memory.limit_in_bytes; grep :memory: /proc/self/cgroup | cut -d: -f3; awk '$5 == "/sys/fs/cgroup/memory" { print $4 }' /proc/self/mountinfo`
-		r := c.docker(c.run("--rm", "--memory", "64m", imageName, "sh", "-c", script)...)
-		lines := strings.Split(strings.TrimSpace(r.Out), "\n")
-		if r.Code != 0 || len(lines) != 3 || lines[0] != strconv.Itoa(limit) || !strings.HasPrefix(lines[1], "/docker/") || lines[2] != lines[1] {
-			c.Fatalf("inside: want %d, then the container's memory cgroup twice (from /proc/self/cgroup and as the mount's root); got %s", limit, r)
+		if !cgroup2 {
+			// Docker on cgroup v1 gives no cgroup namespace: the
+			// container's /sys/fs/cgroup/memory must be its own cgroup
+			// (the mount's root is the path /proc/self/cgroup names), not
+			// the host's whole tree.
+			script := `cat /sys/fs/cgroup/memory/memory.limit_in_bytes; grep :memory: /proc/self/cgroup | cut -d: -f3; awk '$5 == "/sys/fs/cgroup/memory" { print $4 }' /proc/self/mountinfo`
+			r := c.docker(c.run("--rm", "--memory", "64m", imageName, "sh", "-c", script)...)
+			lines := strings.Split(strings.TrimSpace(r.Out), "\n")
+			if r.Code != 0 || len(lines) != 3 || lines[0] != strconv.Itoa(limit) || !strings.HasPrefix(lines[1], "/docker/") || lines[2] != lines[1] {
+				c.Fatalf("inside: want %d, then the container's memory cgroup twice (from /proc/self/cgroup and as the mount's root); got %s", limit, r)
+			}
+		} else {
+			// Docker on cgroup v2 gives a cgroup namespace: the container
+			// is the root of its cgroup tree, and /sys/fs/cgroup is a
+			// cgroup2 mount of that root.
+			script := `cat /sys/fs/cgroup/memory.max; cat /proc/self/cgroup; awk '$5 == "/sys/fs/cgroup" { for (i = 7; i < NF; i++) if ($i == "-") print $4, $(i+1) }' /proc/self/mountinfo`
+			r := c.docker(c.run("--rm", "--memory", "64m", imageName, "sh", "-c", script)...)
+			if want := strconv.Itoa(limit) + "\n0::/\n/ cgroup2\n"; r.Code != 0 || r.Out != want {
+				c.Fatalf("inside: want %q (the limit, the container's own cgroup namespace, cgroup2 at its root); got %s", want, r)
+			}
 		}
 		// Seen from the host, through the container's pid 1.
 		n := c.name("memory")
-		c.dockerMust(c.run("-d", "--name", n, "--memory", "64m", imageName, "sleep", "3600")...)
+		id := strings.TrimSpace(c.dockerMust(c.run("-d", "--name", n, "--memory", "64m", imageName, "sleep", "3600")...))
 		pid := strings.TrimSpace(c.dockerMust("inspect", "-f", "{{.State.Pid}}", n))
-		path := c.hostCgroup(pid, "memory")
-		got, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/memory", path, "memory.limit_in_bytes"))
-		if err != nil || strings.TrimSpace(string(got)) != strconv.Itoa(limit) {
-			c.Fatalf("host: %s's memory.limit_in_bytes: %q, %v; want %d", path, got, err, limit)
+		dir := c.cgDir(pid, "memory")
+		if want := map[bool]string{false: "/docker/" + id, true: "/system.slice/docker-" + id + ".scope"}[systemdHost]; !strings.HasSuffix(dir, want) {
+			c.Fatalf("host: container cgroup %s, want one ending in %s", dir, want)
+		}
+		if got := c.cgRead(pid, memMax); got != strconv.Itoa(limit) {
+			c.Fatalf("host: %s's %s: %q; want %d", dir, memMax.name(), got, limit)
 		}
 		c.dockerMust("rm", "-f", n)
+	})
+
+	scenario(t, "docker", "limits in the cgroup and unit, none left", func(c *C) {
+		n := c.name("limits")
+		id := strings.TrimSpace(c.dockerMust(c.run("-d", "--name", n, "--memory", "64m", "--pids-limit", "20", imageName, "sleep", "3600")...))
+		pid := strings.TrimSpace(c.dockerMust("inspect", "-f", "{{.State.Pid}}", n))
+		if v := c.cgRead(pid, memMax); v != "67108864" {
+			c.Fatalf("host: %s %s, want 67108864", memMax.name(), v)
+		}
+		if v := c.cgRead(pid, pidsMax); v != "20" {
+			c.Fatalf("host: pids.max %s, want 20", v)
+		}
+		dir := c.cgDir(pid, "memory")
+		unit := "docker-" + id + ".scope"
+		if systemdHost {
+			c.scopeOf(pid, unit)
+			c.wantUnitProps(unit, map[string]string{"MemoryMax": "67108864", "TasksMax": "20"})
+		}
+		c.dockerMust("rm", "-f", n)
+		if systemdHost {
+			c.noUnits([]string{unit}, dir)
+		} else if _, err := os.Stat(dir); err == nil {
+			c.Fatalf("cgroup %s left after rm", dir)
+		}
+	})
+
+	scenario(t, "docker", "OOM kill at the memory limit", func(c *C) {
+		n := c.name("oom")
+		// tail keeps a line it never ends: it grows until the limit.
+		// Without swap the OOM killer takes it at 32m.
+		r := c.docker(c.run("--name", n, "--memory", "32m", "--memory-swap", "32m", imageName, "tail", "/dev/zero")...)
+		if r.Code != 137 {
+			c.Fatalf("run: %s, want exit 137", r)
+		}
+		if st := strings.TrimSpace(c.dockerMust("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}} {{.State.OOMKilled}}", n)); st != "exited 137 true" {
+			c.Fatalf("inspect: %q, want \"exited 137 true\"", st)
+		}
+		id := strings.TrimSpace(c.dockerMust("inspect", "-f", "{{.Id}}", n))
+		c.dockerMust("rm", n)
+		if systemdHost {
+			c.noUnits([]string{"docker-" + id + ".scope"}, "/sys/fs/cgroup/system.slice/docker-"+id+".scope")
+		}
 	})
 
 	scenario(t, "docker", "--read-only: / is not writable", func(c *C) {
@@ -354,8 +403,8 @@ func TestDocker(t *testing.T) {
 			c.Fatalf("after pause, status %q", s)
 		}
 		pid := strings.TrimSpace(c.dockerMust("inspect", "-f", "{{.State.Pid}}", n))
-		if fz, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/freezer", c.hostCgroup(pid, "freezer"), "freezer.state")); err != nil || string(fz) != "FROZEN\n" {
-			c.Fatalf("paused container's freezer.state: %q %v", fz, err)
+		if fz := c.freezeState(pid); fz != "FROZEN" {
+			c.Fatalf("paused container's cgroup: %s", fz)
 		}
 		if r := c.docker("exec", n, "true"); r.Code == 0 {
 			c.Fatalf("exec into a paused container succeeded: %s", r)
@@ -364,14 +413,24 @@ func TestDocker(t *testing.T) {
 		if s := strings.TrimSpace(c.dockerMust("inspect", "-f", "{{.State.Status}}", n)); s != "running" {
 			c.Fatalf("after unpause, status %q", s)
 		}
+		if fz := c.freezeState(pid); fz != "THAWED" {
+			c.Fatalf("unpaused container's cgroup: %s", fz)
+		}
 		// top lists the container's processes through the runtime's ps.
 		top := c.dockerMust("top", n, "-o", "pid,comm")
 		if !strings.Contains(top, pid+" ") || !strings.Contains(top, "sleep") {
 			c.Fatalf("top does not show pid 1 (%s) and its sleep:\n%s", pid, top)
 		}
 		c.dockerMust("update", "--memory", "96m", "--memory-swap", "192m", n)
-		if r := c.docker("exec", n, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"); r.Code != 0 || r.Out != strconv.Itoa(96<<20)+"\n"+strconv.Itoa(192<<20)+"\n" {
+		// v1's memsw is memory and swap together; v2's swap.max is the
+		// swap alone.
+		swap := v12(strconv.Itoa(192<<20), strconv.Itoa(96<<20))
+		if r := c.docker("exec", n, "cat", memMax.inside(), memSwap.inside()); r.Code != 0 || r.Out != strconv.Itoa(96<<20)+"\n"+swap+"\n" {
 			c.Fatalf("after update --memory 96m --memory-swap 192m: %s", r)
+		}
+		if systemdHost {
+			id := strings.TrimSpace(c.dockerMust("inspect", "-f", "{{.Id}}", n))
+			c.wantUnitProps("docker-"+id+".scope", map[string]string{"MemoryMax": strconv.Itoa(96 << 20), "MemorySwapMax": strconv.Itoa(96 << 20)})
 		}
 		if r := c.docker("exec", "-t", n, "tty"); r.Code != 0 || r.Out != "/dev/pts/0\r\n" {
 			c.Fatalf("exec -t tty: want \"/dev/pts/0\\r\\n\", got %s", r)
@@ -383,10 +442,19 @@ func TestDocker(t *testing.T) {
 		c.dockerMust("rm", n)
 	})
 
-	// Every scenario removed its containers.
+	// Every scenario removed its containers, their units and cgroups.
 	if d, err := dockerSetup(); err == nil {
 		if r := d.cmd(30*time.Second, "", "ps", "-a", "--format", "{{.Names}}"); r.Code != 0 || strings.TrimSpace(r.Out) != "" {
 			t.Errorf("containers left behind: %s", r)
+		}
+		if systemdHost {
+			if left, err := unitsLeft("docker-*.scope"); err != nil || len(left) != 0 {
+				t.Errorf("units left behind: %q %v", left, err)
+			}
+		}
+		parent := map[bool]string{false: v12("/sys/fs/cgroup/memory/docker", "/sys/fs/cgroup/docker"), true: "/sys/fs/cgroup/system.slice"}[systemdHost]
+		if left := cgroupsLeft(filepath.Join(parent, map[bool]string{false: "[0-9a-f]*", true: "docker-*.scope"}[systemdHost])); len(left) != 0 {
+			t.Errorf("cgroups left behind: %q", left)
 		}
 	} else {
 		t.Errorf("docker setup: %v", err)

@@ -248,8 +248,9 @@ func (r *reportT) add(engine, scenario, rt, failure string, took time.Duration) 
 }
 
 // write prints the side-by-side table to stdout and to
-// tests/.cache/engines-report.txt (go test hides a passing package's
-// output; .ci/run prints the file).
+// tests/.cache/engines-report.txt, or the file RUNG_ENGINES_REPORT names
+// (go test hides a passing package's output; .ci/run and the VM test
+// print the file).
 func (r *reportT) write() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -257,6 +258,7 @@ func (r *reportT) write() {
 		return
 	}
 	var b bytes.Buffer
+	fmt.Fprintf(&b, "host: %s\n", hostShape())
 	cell := func(o outcome, ok bool) string {
 		switch {
 		case !ok:
@@ -300,6 +302,10 @@ func (r *reportT) write() {
 		fmt.Fprintln(&b, "FAIL:", n)
 	}
 	os.Stdout.Write(b.Bytes())
-	os.MkdirAll("../.cache", 0o755)
-	os.WriteFile("../.cache/engines-report.txt", b.Bytes(), 0o644)
+	path := os.Getenv("RUNG_ENGINES_REPORT")
+	if path == "" {
+		path = "../.cache/engines-report.txt"
+	}
+	os.MkdirAll(filepath.Dir(path), 0o755)
+	os.WriteFile(path, b.Bytes(), 0o644)
 }

@@ -36,7 +36,10 @@ while read -r name secs rest; do
 	say "suite $name: start (bound ${secs}s)"
 	t0=$(now)
 	# shellcheck disable=SC2086 # rest is word-split on purpose
-	env RUNG_TEST_BINARY="$work/rung" RUNG_TEST_PROBE="$work/probe" \
+	# PATH: the payload's crictl; RUNG_ENGINES_REPORT: the engines'
+	# table, brought out beside the suite's log.
+	env PATH="$work:$PATH" RUNG_TEST_BINARY="$work/rung" RUNG_TEST_PROBE="$work/probe" \
+		RUNG_ENGINES_REPORT="$out/$name-report.txt" \
 		timeout -k 10 "$secs" $rest </dev/null >"$out/$name.log" 2>&1
 	code=$?
 	echo "$code $t0 $(now)" >"$out/$name.exit"

@@ -60,12 +60,29 @@ type suite struct {
 // suites run in the guest in order. RUNG_TEST_GLOBAL_FLAGS (see
 // tests/helpers_test.go) can run the integration suite again under another
 // cgroup manager: `env RUNG_TEST_GLOBAL_FLAGS=--systemd-cgroup ./tests.test`.
+// The engines suite (tests/engines) runs podman, Docker, ctr and the CRI
+// with their stock systemd cgroup settings, rung and runc side by side;
+// its report comes back as engines-report.txt. RUNG_VM_SUITES (a comma
+// separated list of names) runs only some.
 var suites = []suite{
 	{"integration", 30 * time.Minute, "./tests.test -test.v=test2json -test.count=1 -test.timeout=28m"},
 	// The cgroup, lifecycle, exec, pause, update and events tests again
 	// under the systemd cgroup manager (issue 12 §4).
 	{"integration-systemd", 15 * time.Minute, "env RUNG_TEST_GLOBAL_FLAGS=--systemd-cgroup ./tests.test -test.v=test2json -test.count=1 -test.timeout=14m " +
 		"-test.run=^(TestCgroupLimits|TestCgroupMount|TestCgroupInUse|TestFailedCreate|TestKilledCreate|TestDeviceRules|TestEveryResource|TestLifecycle|TestKill|TestRunExitCodes|TestExec|TestPause|TestUpdate|TestSystemd)"},
+	{"engines", 60 * time.Minute, "./engines.test -test.v=test2json -test.count=1 -test.timeout=58m"},
+}
+
+func init() {
+	if only := os.Getenv("RUNG_VM_SUITES"); only != "" {
+		var keep []suite
+		for _, s := range suites {
+			if strings.Contains(","+only+",", ","+s.name+",") {
+				keep = append(keep, s)
+			}
+		}
+		suites = keep
+	}
 }
 
 // imageFiles are what the image is built from, and so its cache key.
@@ -266,6 +283,7 @@ func buildPayload(t *testing.T, repo, dir string) {
 		exec.Command("go", "build", "-o", filepath.Join(bin, "rung"), "."),
 		exec.Command("go", "build", "-tags", "netgo osusergo", "-o", filepath.Join(bin, "probe"), "./tests/probe"),
 		exec.Command("go", "test", "-c", "-o", filepath.Join(bin, "tests.test"), "./tests"),
+		exec.Command("go", "test", "-c", "-o", filepath.Join(bin, "engines.test"), "./tests/engines"),
 	}
 	builds[1].Env = append(os.Environ(), "CGO_ENABLED=0")
 	for _, b := range builds {
@@ -278,6 +296,14 @@ func buildPayload(t *testing.T, repo, dir string) {
 		if err != nil {
 			t.Fatalf("%s: %v\n%s", strings.Join(b.Args, " "), err, out)
 		}
+	}
+	// Debian 12 has no crictl: the engines suite takes the host's.
+	crictl, err := exec.LookPath("crictl")
+	if err != nil {
+		t.Fatalf("crictl missing (make deps installs it): %v", err)
+	}
+	if out, err := exec.Command("cp", crictl, filepath.Join(bin, "crictl")).CombinedOutput(); err != nil {
+		t.Fatalf("copy crictl: %v %s", err, out)
 	}
 	copyFile(t, "payload.sh", filepath.Join(dir, "payload.sh"))
 	var b strings.Builder
@@ -295,7 +321,7 @@ func buildPayload(t *testing.T, repo, dir string) {
 	if err := os.WriteFile(filepath.Join(dir, "suites"), []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	phase(t, "payload build", start, "rung, probe, tests.test")
+	phase(t, "payload build", start, "rung, probe, tests.test, engines.test, crictl")
 }
 
 func copyFile(t *testing.T, src, dst string) {
@@ -482,6 +508,12 @@ func summarise(t *testing.T, results string) {
 		}
 		if len(skip) > 0 {
 			phases = append(phases, "  skipped: "+strings.Join(skip, " "))
+		}
+		// A suite's own report (the engines' side-by-side table).
+		if data, err := os.ReadFile(filepath.Join(results, s.name+"-report.txt")); err == nil {
+			for _, l := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
+				phases = append(phases, "  "+l)
+			}
 		}
 		t.Log(line)
 		for _, name := range fail {
