@@ -18,6 +18,7 @@ import (
 
 	"github.com/rungrt/rung/initproc"
 	"github.com/rungrt/rung/libns"
+	"github.com/rungrt/rung/runtime/killpoint"
 	"github.com/rungrt/rung/spec"
 )
 
@@ -131,6 +132,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		return nil, err
 	}
 	defer lock.Close()
+	killpoint.Hit(killpoint.CreateDir)
 	pid := 0
 	var cgRef *CgroupRef
 	defer func() {
@@ -165,6 +167,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		if hostRootMnt, err = attachHostRoot(dir, spec.RootfsPath(s, bundle)); err != nil {
 			return nil, err
 		}
+		killpoint.Hit(killpoint.CreateHostRoot)
 	}
 
 	var unit *SystemdUnit
@@ -185,6 +188,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		return nil, err
 	}
 	cgRef = ref
+	killpoint.Hit(killpoint.CreateCgroupRecorded)
 	var tty *ttyProxy
 	if s.Process.Terminal && o.ConsoleSocket == "" && o.RelayTerminal {
 		if tty, err = newTTYProxy(); err != nil {
@@ -216,6 +220,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		return nil, err
 	}
 	defer sync.Close()
+	killpoint.Hit(killpoint.CreateInit)
 	// init waits for its config: put it in its cgroup before it can fork.
 	var kernelTCP *int64
 	if r := s.Linux.Resources; r != nil && r.Memory != nil {
@@ -228,13 +233,14 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if err := applyCgroup(cg, cgConf, joinPid, kernelTCP); err != nil {
 		return nil, err
 	}
-	killPoint("cgroup")
+	killpoint.Hit(killpoint.Cgroup)
 	// Hooks during create see "created", as runc and crun pass it and the
 	// runtime-tools hook tests expect.
 	hookState := &specs.State{Version: ociVersion, ID: o.ID, Status: specs.StateCreated, Pid: pid, Bundle: bundle, Annotations: s.Annotations}
 	if err := sendConfig(sync, s, plan, isolated, o, bundle, hookState, consoleFd, childPreserved, hostRootMnt, selinuxOn); err != nil {
 		return nil, err
 	}
+	killpoint.Hit(killpoint.CreateConfig)
 	dec, enc := json.NewDecoder(sync), json.NewEncoder(sync)
 	var reply initproc.Reply
 	for {
@@ -255,6 +261,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 			return nil, fmt.Errorf("resume init: %w", err)
 		}
 	}
+	killpoint.Hit(killpoint.CreateReady)
 	for _, w := range reply.Warnings {
 		logrus.Warn(w)
 	}
@@ -295,6 +302,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if err := writeRecord(dir, rec); err != nil {
 		return nil, err
 	}
+	killpoint.Hit(killpoint.CreateRecord)
 	if o.PidFile != "" {
 		if err := writeFileAtomic(o.PidFile, []byte(strconv.Itoa(pid)), 0o644); err != nil {
 			return nil, fmt.Errorf("write pid file: %w", err)
@@ -308,6 +316,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if err := enc.Encode(initproc.Commit{Commit: true}); err != nil {
 		return nil, fmt.Errorf("release init: %w", err)
 	}
+	killpoint.Hit(killpoint.CreateDone)
 	return &CreatedContainer{Container: &Container{root: o.Root, dir: dir, Rec: rec}, tty: tty}, nil
 }
 

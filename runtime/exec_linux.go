@@ -19,6 +19,7 @@ import (
 
 	"github.com/rungrt/rung/initproc"
 	"github.com/rungrt/rung/libns"
+	"github.com/rungrt/rung/runtime/killpoint"
 )
 
 // ExecOptions are the inputs of `rung exec`.
@@ -166,6 +167,7 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 	if err != nil {
 		return -1, fmt.Errorf("start exec process: %w", err)
 	}
+	killpoint.Hit(killpoint.ExecSpawned)
 	pid := cmd.Process.Pid
 	forked := libns.NeedsFork(joins, 0)
 	if forked {
@@ -190,12 +192,14 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 		kill()
 		return -1, err
 	}
+	killpoint.Hit(killpoint.ExecJoined)
 	for _, path := range c.Rec.Cgroup.dirs() {
 		if err := cgroups.WriteCgroupProc(path, pid); err != nil {
 			kill()
 			return -1, fmt.Errorf("join the container's cgroup %s: %w", path, err)
 		}
 	}
+	killpoint.Hit(killpoint.ExecCgroup)
 	var seccomp *specs.LinuxSeccomp
 	if c.Rec.Config != nil && c.Rec.Config.Linux != nil {
 		seccomp = c.Rec.Config.Linux.Seccomp
@@ -204,6 +208,7 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 		kill()
 		return -1, fmt.Errorf("send process to exec: %w", err)
 	}
+	killpoint.Hit(killpoint.ExecConfig)
 	var reply initproc.Reply
 	if err := json.NewDecoder(parent).Decode(&reply); err == nil && reply.Error != "" {
 		_, _ = unix.Wait4(pid, nil, 0, nil)
@@ -212,6 +217,7 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 		kill()
 		return -1, fmt.Errorf("exec: %w", err)
 	}
+	killpoint.Hit(killpoint.ExecStarted)
 	if o.PidFile != "" {
 		if err := writeFileAtomic(o.PidFile, []byte(strconv.Itoa(pid)), 0o644); err != nil {
 			return -1, fmt.Errorf("write pid file: %w", err)

@@ -76,6 +76,9 @@ type State struct {
 // ErrNotExist is the text engines match on for a missing container.
 var ErrNotExist = errors.New("container does not exist")
 
+// ErrCorruptState is a state file that cannot be read as one.
+var ErrCorruptState = errors.New("corrupt state file")
+
 func stateDir(root, id string) string { return filepath.Join(root, id) }
 
 // writeRecord replaces state.json atomically: a reader sees the old file
@@ -110,7 +113,7 @@ func readRecord(dir string) (*Record, error) {
 	}
 	var r Record
 	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("corrupt state file %s: %w", filepath.Join(dir, stateFile), err)
+		return nil, fmt.Errorf("%w %s: %v", ErrCorruptState, filepath.Join(dir, stateFile), err)
 	}
 	return &r, nil
 }
