@@ -63,7 +63,9 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 	}()
 	// The process forks inside the nsenter constructor when it joins a pid
 	// namespace; as subreaper rung becomes the parent of what it forked.
-	if !o.Detach {
+	// Detached with --pidfd-socket too: a process that exits at once then
+	// stays rung's zombie, its pid not reused, until its pidfd is open.
+	if !o.Detach || o.PidfdSocket != "" {
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 			return -1, fmt.Errorf("become subreaper: %w", err)
 		}
@@ -161,12 +163,24 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 		Stderr:     os.Stderr,
 		ExtraFiles: extra,
 	}
+	// The pidfd comes from the clone itself (CLONE_PIDFD): it is the
+	// process' before it can exit and be reaped.
+	clonePidfd := -1
+	if o.PidfdSocket != "" {
+		cmd.SysProcAttr = &syscall.SysProcAttr{PidFD: &clonePidfd}
+	}
 	err = cmd.Start()
 	child.Close()
 	pidW.Close()
 	if err != nil {
 		return -1, fmt.Errorf("start exec process: %w", err)
 	}
+	pidfd := clonePidfd
+	defer func() {
+		if pidfd >= 0 {
+			unix.Close(pidfd)
+		}
+	}()
 	killpoint.Hit(killpoint.ExecSpawned)
 	pid := cmd.Process.Pid
 	forked := libns.NeedsFork(joins, 0)
@@ -188,6 +202,17 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 	}
 	pid = reported
 	kill := func() { _ = unix.Kill(pid, unix.SIGKILL); _, _ = unix.Wait4(pid, nil, 0, nil) }
+	if forked && pidfd >= 0 {
+		// The clone was the constructor, gone now; the process is its
+		// child, waiting for its config: it cannot have exited unless
+		// killed, and then it is rung's zombie (subreaper).
+		unix.Close(pidfd)
+		if pidfd, err = unix.PidfdOpen(pid, 0); err != nil {
+			pidfd = -1
+			kill()
+			return -1, fmt.Errorf("--pidfd-socket: pidfd_open %d: %w", pid, err)
+		}
+	}
 	if err := libns.VerifyJoined(pid, joins); err != nil {
 		kill()
 		return -1, err
@@ -224,7 +249,7 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 		}
 	}
 	if o.PidfdSocket != "" {
-		if err := sendPidfd(o.PidfdSocket, pid); err != nil {
+		if err := sendPidfdFd(o.PidfdSocket, pidfd); err != nil {
 			kill()
 			return -1, err
 		}

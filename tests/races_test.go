@@ -1,6 +1,10 @@
 package tests
 
 import (
+	"fmt"
+	"net"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -117,5 +121,90 @@ func TestDeleteWaitsForCreate(t *testing.T) {
 	e.noLeftovers("x")
 	if _, err := os.Stat(filepath.Join(e.root, "x")); !os.IsNotExist(err) {
 		t.Errorf("state directory left: %v", err)
+	}
+}
+
+// pidfdListener accepts connections on path and hands on the one fd each
+// one carries (-1 for none).
+func pidfdListener(t *testing.T, path string) <-chan int {
+	t.Helper()
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	got := make(chan int, 64)
+	go func() {
+		for {
+			conn, err := l.AcceptUnix()
+			if err != nil {
+				return
+			}
+			buf, oob := make([]byte, 64), make([]byte, unix.CmsgSpace(4))
+			_, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+			conn.Close()
+			fd := -1
+			if msgs, _ := unix.ParseSocketControlMessage(oob[:oobn]); err == nil && len(msgs) == 1 {
+				if fds, _ := unix.ParseUnixRights(&msgs[0]); len(fds) == 1 {
+					fd = fds[0]
+				}
+			}
+			got <- fd
+		}
+	}()
+	return got
+}
+
+// TestExecDetachPidfdOfQuickProcess (issue 15 §6): exec --detach
+// --pidfd-socket of a process that exits at once. The pidfd is taken
+// from the clone (or, after the constructor's fork into the container's
+// pid namespace, before the process is sent its config, with rung as
+// subreaper), so it is always the process', even when that is long
+// gone. The old binary opened it by pid after the exec, when the process
+// may have exited and been reaped: "pidfd_open: no such process", or the
+// pid of a stranger.
+func TestExecDetachPidfdOfQuickProcess(t *testing.T) {
+	e := newEnv(t)
+	sock := filepath.Join(e.dir, "pidfd.sock")
+	got := pidfdListener(t, sock)
+	for _, shape := range []string{"strict", "none"} {
+		var b string
+		if shape == "none" {
+			b = e.hostNSBundle(shape, func(s *specs.Spec) { s.Mounts = nil; s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil })
+		} else {
+			b = e.bundle(shape, shape, sleeper)
+		}
+		id := "p-" + shape
+		e.must("run", "-d", "--bundle", b, id)
+		fails := 0
+		for i := 0; i < 25; i++ {
+			pidFile := filepath.Join(e.dir, fmt.Sprintf("%s-%d.pid", id, i))
+			r := e.bounded(nil, "exec", "--detach", "--pid-file", pidFile, "--pidfd-socket", sock, id, "true")
+			if r.code != 0 {
+				fails++
+				t.Errorf("%s: exec %d: exit %d %q", shape, i, r.code, r.stderr)
+				continue
+			}
+			var fd int
+			select {
+			case fd = <-got:
+			case <-time.After(callBound):
+				t.Fatalf("%s: exec %d: no pidfd sent", shape, i)
+			}
+			if fd < 0 {
+				t.Fatalf("%s: exec %d: a message without a pidfd", shape, i)
+			}
+			// The process has exited (true): its pidfd says so.
+			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+			if n, err := unix.Poll(fds, int(callBound/time.Millisecond)); n != 1 || err != nil {
+				t.Errorf("%s: exec %d: the pidfd never reported the exit of true (%d, %v)", shape, i, n, err)
+			}
+			unix.Close(fd)
+		}
+		if fails > 0 {
+			t.Logf("%s: %d of 25 execs failed", shape, fails)
+		}
+		e.must("delete", "--force", id)
+		e.noLeftovers(id)
 	}
 }
