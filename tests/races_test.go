@@ -208,3 +208,36 @@ func TestExecDetachPidfdOfQuickProcess(t *testing.T) {
 		e.noLeftovers(id)
 	}
 }
+
+// TestHostRootfsSharedAcrossRoots (issue 15 §6): the refusal of a rootfs
+// that another container without a mount namespace has its copy on, or
+// below or above it, holds across state roots: the mount table is the
+// host's. The old binary looked only under the same --root and stacked a
+// second copy, whose delete would take the first container's mounts.
+func TestHostRootfsSharedAcrossRoots(t *testing.T) {
+	e := newEnv(t)
+	other := newEnv(t) // another --root
+	a := e.hostNSBundle("a", func(s *specs.Spec) {
+		s.Mounts = []specs.Mount{{Destination: "/mnt/t", Type: "tmpfs", Source: "tmpfs"}}
+	})
+	e.must("run", "-d", "--bundle", a, "a")
+	os.MkdirAll(filepath.Join(a, "rootfs", "home"), 0o755)
+	for i, rootfs := range []string{filepath.Join(a, "rootfs"), filepath.Join(a, "rootfs", "home")} {
+		b := other.hostNSBundle(fmt.Sprintf("b%d", i), func(s *specs.Spec) { s.Root.Path = rootfs })
+		if r := other.rung("run", "-d", "--bundle", b, "b"); r.code == 0 || !strings.Contains(r.stderr, "is on the rootfs of container a") {
+			t.Errorf("a container under another --root on %s: exit %d %q, want it refused", rootfs, r.code, r.stderr)
+			other.rung("delete", "--force", "b")
+		}
+		other.noLeftovers("b")
+	}
+	if r := e.rung("exec", "a", "test", "-d", "/mnt/t"); r.code != 0 {
+		t.Errorf("the first container after the refusals: exit %d %q", r.code, r.stderr)
+	}
+	e.must("delete", "-f", "a")
+	e.noLeftovers("a")
+	// Once a is gone, its rootfs is free under any root.
+	b := other.hostNSBundle("b3", func(s *specs.Spec) { s.Root.Path = filepath.Join(a, "rootfs") })
+	other.must("run", "-d", "--bundle", b, "b")
+	other.must("delete", "-f", "b")
+	other.noLeftovers("b")
+}
