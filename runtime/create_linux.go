@@ -114,6 +114,13 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		if err := libns.RequireRung(isolated, *o.MinRung); err != nil {
 			return nil, err
 		}
+		if err := refuseHostProc(s, isolated, *o.MinRung); err != nil {
+			return nil, err
+		}
+	}
+	hostProc := hostProcMount(s, isolated) >= 0
+	if hostProc {
+		logrus.Warn(hostProcExposure)
 	}
 
 	if err := os.MkdirAll(o.Root, 0o700); err != nil {
@@ -294,6 +301,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 			Extras:     reading.Extras.Names(),
 			Joined:     plan.Joined().Names(),
 			Verified:   true,
+			HostProc:   hostProc,
 		},
 		PidNS:  plan.Create.Has(libns.PID),
 		Cgroup: cgRef,

@@ -35,6 +35,9 @@ type Isolation struct {
 	Extras     []string `json:"extras"`
 	Joined     []string `json:"joined,omitempty"` // entered by path, not created
 	Verified   bool     `json:"verified"`
+	// HostProc: a proc mount without a pid namespace of its own shows
+	// the host's processes (hostproc_linux.go).
+	HostProc bool `json:"hostProc,omitempty"`
 }
 
 // Record is what state.json holds: enough to find and identify the

@@ -1,0 +1,71 @@
+package runtime
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/rungrt/rung/libns"
+)
+
+// A container without a pid namespace of its own but with a proc mount
+// sees the host's processes, and /proc/<pid>/root of any of them it may
+// ptrace (a host root process without capabilities, say) is that
+// process' root: the host's "/", whatever mount namespace the container
+// has (issue 15 §6.6). runc runs such a config as asked, and so does
+// rung: the config says it. But it is not the isolation a mount namespace
+// promises, so it is told: a warning at create, "hostProc" in the state's
+// isolation, an exposure in verify, and --min-isolation standard or above
+// refuses it.
+const hostProcExposure = "a proc mount without a pid namespace of its own: the container sees the host's processes, and /proc/<pid>/root of one it may ptrace reaches the host's root"
+
+// hostProcMount returns the config's first proc mount when the container
+// gets no pid namespace of its own, and -1 otherwise.
+func hostProcMount(s *specs.Spec, isolated libns.Set) int {
+	if isolated.Has(libns.PID) {
+		return -1
+	}
+	for i, m := range s.Mounts {
+		if m.Type == "proc" {
+			return i
+		}
+	}
+	return -1
+}
+
+// refuseHostProc is --min-isolation's check: from the standard rung up the
+// container's root is its own, and a host /proc would undo that.
+func refuseHostProc(s *specs.Spec, isolated libns.Set, min libns.Rung) error {
+	i := hostProcMount(s, isolated)
+	if i < 0 || !min.Requires().Has(libns.Mount) {
+		return nil
+	}
+	return fmt.Errorf("%w: mounts[%d] (proc on %s) without a pid namespace in linux.namespaces: %s", libns.ErrBelowRung, i, s.Mounts[i].Destination, hostProcExposure)
+}
+
+// liveHostProc reports, from the kernel, whether the container's init
+// shares the runtime's pid namespace and has a proc mount in its view of
+// the mount table (for a chrooted init, only what is below its root).
+func liveHostProc(pid int, pidShared bool) (string, error) {
+	if !pidShared {
+		return "", nil
+	}
+	f, err := os.Open(fmt.Sprintf("/proc/%d/mountinfo", pid))
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// ... mountpoint(5th) ... - fstype source options
+		pre, post, ok := strings.Cut(sc.Text(), " - ")
+		fields, tail := strings.Fields(pre), strings.Fields(post)
+		if ok && len(fields) >= 5 && len(tail) >= 1 && tail[0] == "proc" {
+			return fmt.Sprintf("proc on %s: %s", fields[4], hostProcExposure), nil
+		}
+	}
+	return "", sc.Err()
+}
