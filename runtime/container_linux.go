@@ -37,7 +37,15 @@ func Load(root, id string) (*Container, error) {
 	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
+	if err := checkRoot(root); err != nil {
+		return nil, err
+	}
 	dir := stateDir(root, id)
+	if err := checkStateDir(dir); errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNotExist
+	} else if err != nil {
+		return nil, err
+	}
 	rec, err := readRecord(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, ErrNotExist
@@ -419,7 +427,15 @@ func DeleteLeftover(root, id string, force bool) error {
 	if err := ValidateID(id); err != nil {
 		return err
 	}
+	if err := checkRoot(root); err != nil {
+		return err
+	}
 	dir := stateDir(root, id)
+	if err := checkStateDir(dir); errors.Is(err, os.ErrNotExist) {
+		return ErrNotExist
+	} else if err != nil {
+		return err
+	}
 	lock, err := lockDir(dir, false)
 	if errors.Is(err, os.ErrNotExist) {
 		return ErrNotExist
@@ -486,6 +502,9 @@ func lockDirBounded(dir string) (*os.File, error) {
 // killed create are skipped; a corrupt state file is skipped with a
 // warning.
 func List(root string) ([]*Container, error) {
+	if err := checkRoot(root); err != nil {
+		return nil, err
+	}
 	entries, err := os.ReadDir(root)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil

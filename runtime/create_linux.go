@@ -123,6 +123,9 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		logrus.Warn(hostProcExposure)
 	}
 
+	if err := checkRoot(o.Root); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(o.Root, 0o700); err != nil {
 		return nil, fmt.Errorf("create state root: %w", err)
 	}
@@ -140,10 +143,17 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	}
 	defer lock.Close()
 	killpoint.Hit(killpoint.CreateDir)
+	// Two fds in reserve: a create that failed for want of fds
+	// (RLIMIT_NOFILE) must still be able to remove what it made.
+	spare := reserveFds(2)
+	defer func() { closeFds(spare) }()
 	pid := 0
 	var cgRef *CgroupRef
+	hostRootTried := false
 	defer func() {
 		if err != nil {
+			closeFds(spare)
+			spare = nil
 			if pid > 0 {
 				// rung is init's parent or subreaper: kill and reap it,
 				// so that it has left the cgroup before that is removed.
@@ -156,12 +166,17 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 				err = fmt.Errorf("%w (and removing the cgroup: %v)", err, cerr)
 				return
 			}
-			if uerr := unmountHostMounts(dir); uerr != nil {
-				// Keep the record: the state directory stays as a
-				// leftover, and `delete` retries.
-				err = fmt.Errorf("%w (and cleaning up: %v)", err, uerr)
-				return
+			if hostRootTried {
+				if uerr := unmountHostMounts(dir); uerr != nil {
+					// Keep the record: the state directory stays as a
+					// leftover, and `delete` retries.
+					err = fmt.Errorf("%w (and cleaning up: %v)", err, uerr)
+					return
+				}
 			}
+			// Its fd too may be needed: nothing recorded is left, and
+			// neither delete nor a create can take the directory now.
+			lock.Close()
 			os.RemoveAll(dir)
 		}
 	}()
@@ -171,6 +186,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	// pivot_root in it.
 	var hostRootMnt uint64
 	if !isolated.Has(libns.Mount) {
+		hostRootTried = true
 		if hostRootMnt, err = attachHostRoot(dir, spec.RootfsPath(s, bundle)); err != nil {
 			return nil, err
 		}
@@ -364,7 +380,7 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 	}
 	defer pidR.Close()
 	defer pidW.Close()
-	exe, err := sealedExe()
+	exe, err := sealedExe(len(preserved))
 	if err != nil {
 		parent.Close()
 		return 0, nil, 0, nil, err
@@ -474,6 +490,22 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 		return 0, nil, 0, nil, errors.New("start container init: no pid reported after joining namespaces")
 	}
 	return pid, parent, consoleFd, childPreserved, nil
+}
+
+func reserveFds(n int) []int {
+	var fds []int
+	for range n {
+		if fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0); err == nil {
+			fds = append(fds, fd)
+		}
+	}
+	return fds
+}
+
+func closeFds(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
 }
 
 // checkPreserved refuses --preserve-fds N unless the caller really passed

@@ -82,7 +82,7 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 		return -1, err
 	}
 	defer pidR.Close()
-	exe, err := sealedExe()
+	exe, err := sealedExe(o.PreserveFds)
 	if err != nil {
 		child.Close()
 		pidW.Close()
