@@ -114,13 +114,11 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		if err := libns.RequireRung(isolated, *o.MinRung); err != nil {
 			return nil, err
 		}
-		if err := refuseHostProc(s, isolated, *o.MinRung); err != nil {
-			return nil, err
-		}
 	}
-	hostProc := hostProcMount(s, isolated) >= 0
+	procMount := hostProcMount(s, isolated)
+	hostProc := procMount >= 0
 	if hostProc {
-		logrus.Warn(hostProcExposure)
+		logrus.Warn(hostProcWarning(s, procMount, o.MinRung))
 	}
 
 	if err := checkRoot(o.Root); err != nil {

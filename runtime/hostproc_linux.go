@@ -16,10 +16,11 @@ import (
 // ptrace (a host root process without capabilities, say) is that
 // process' root: the host's "/", whatever mount namespace the container
 // has (issue 15 §6.6). runc runs such a config as asked, and so does
-// rung: the config says it. But it is not the isolation a mount namespace
-// promises, so it is told: a warning at create, "hostProc" in the state's
-// isolation, an exposure in verify, and --min-isolation standard or above
-// refuses it.
+// rung: the config says it, and the standard rung (a mount namespace
+// alone, rung's own `spec --isolation standard`) is exactly that. But it
+// is less than a mount namespace promises, so it is told: a warning at
+// create that names the fields (and, under --min-isolation, the rung it
+// weakens), "hostProc" in the state's isolation, an exposure in verify.
 const hostProcExposure = "a proc mount without a pid namespace of its own: the container sees the host's processes, and /proc/<pid>/root of one it may ptrace reaches the host's root"
 
 // hostProcMount returns the config's first proc mount when the container
@@ -36,14 +37,14 @@ func hostProcMount(s *specs.Spec, isolated libns.Set) int {
 	return -1
 }
 
-// refuseHostProc is --min-isolation's check: from the standard rung up the
-// container's root is its own, and a host /proc would undo that.
-func refuseHostProc(s *specs.Spec, isolated libns.Set, min libns.Rung) error {
-	i := hostProcMount(s, isolated)
-	if i < 0 || !min.Requires().Has(libns.Mount) {
-		return nil
+// hostProcWarning names the proc mount and the missing pid namespace, and
+// under --min-isolation the rung whose mount namespace it undermines.
+func hostProcWarning(s *specs.Spec, i int, min *libns.Rung) string {
+	w := fmt.Sprintf("mounts[%d] (proc on %s) without a pid namespace in linux.namespaces: %s", i, s.Mounts[i].Destination, hostProcExposure)
+	if min != nil && min.Requires().Has(libns.Mount) {
+		w = fmt.Sprintf("--min-isolation %s: allowed (the rung has no pid namespace), but %s", *min, w)
 	}
-	return fmt.Errorf("%w: mounts[%d] (proc on %s) without a pid namespace in linux.namespaces: %s", libns.ErrBelowRung, i, s.Mounts[i].Destination, hostProcExposure)
+	return w
 }
 
 // liveHostProc reports, from the kernel, whether the container's init

@@ -90,7 +90,18 @@ func TestConcurrentChurn(t *testing.T) {
 		t.Fatalf("foreground run: %v: %s", err, data)
 	}
 	e.waitStatus(fgID, "running")
-	fgFdsBefore := fdsOf(fg.Process.Pid)
+	// Running shows once init has exec'd; the run's start is done (and
+	// its handles on the fifo and init closed) a moment later.
+	var fgFdsBefore []string
+	for deadline := time.Now().Add(callBound); ; time.Sleep(10 * time.Millisecond) {
+		fgFdsBefore = fdsOf(fg.Process.Pid)
+		if !slices.ContainsFunc(fgFdsBefore, func(fd string) bool { return strings.Contains(fd, "exec.fifo") }) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the foreground run still holds exec.fifo: %v", fgFdsBefore)
+		}
+	}
 
 	var calls, races atomic.Int64
 	var wg sync.WaitGroup
