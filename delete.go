@@ -29,7 +29,10 @@ var deleteCommand = cli.Command{
 			if errors.Is(err, runtime.ErrNotExist) && force {
 				return nil
 			}
-			return err
+			if !errors.Is(err, runtime.ErrStateAppeared) {
+				return err
+			}
+			ct, err = runtime.Load(root, id) // the create it waited for finished
 		}
 		if err != nil {
 			return err

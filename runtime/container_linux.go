@@ -438,7 +438,10 @@ func DeleteLeftover(root, id string, force bool) error {
 	} else if err != nil {
 		return err
 	}
-	lock, err := lockDir(dir, false)
+	// Bounded wait: the lock may be a create's still running, or, just
+	// after a create was killed, its init's copy of the fd until that
+	// execs (close-on-exec).
+	lock, err := lockDirBounded(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return ErrNotExist
 	}
@@ -447,7 +450,7 @@ func DeleteLeftover(root, id string, force bool) error {
 	}
 	defer lock.Close()
 	if _, err := readRecord(dir); err == nil {
-		return errors.New("state file appeared while deleting")
+		return ErrStateAppeared
 	} else if !errors.Is(err, os.ErrNotExist) && !force {
 		return fmt.Errorf("%w (delete --force removes the container with what else it recorded)", err)
 	}
@@ -467,6 +470,10 @@ func DeleteLeftover(root, id string, force bool) error {
 }
 
 var errBeingCreated = errors.New("container is being created")
+
+// ErrStateAppeared: a create finished while DeleteLeftover waited for it;
+// the container is a whole one now, for Delete.
+var ErrStateAppeared = errors.New("state file appeared while deleting")
 
 // lockDir takes the create lock on a state directory.
 func lockDir(dir string, wait bool) (*os.File, error) {
