@@ -4,7 +4,7 @@ GO       ?= go
 BIN      := rung
 DEMO     := /tmp/rung-demo
 
-.PHONY: all build deps demo test bench conformance clean
+.PHONY: all build deps demo test fuzz vm bench conformance clean
 
 all: build
 
@@ -17,7 +17,10 @@ build:
 # docker.io and the CNI plugins for the engine tests, and crictl (from the
 # Go module proxy) to drive containerd's CRI as Kubernetes does;
 # dbus-daemon for rung check's test of a bus without systemd.
-PKGS   := busybox-static libseccomp-dev runc crun podman conmon catatonit containerd docker.io containernetworking-plugins dbus-daemon
+# mmdebstrap, QEMU and e2fsprogs build and boot the Debian 12 guest of the
+# VM test (tests/vm).
+PKGS   := busybox-static libseccomp-dev runc crun podman conmon catatonit containerd docker.io containernetworking-plugins dbus-daemon \
+	mmdebstrap qemu-system-x86 qemu-utils e2fsprogs
 CRICTL := sigs.k8s.io/cri-tools/cmd/crictl@v1.37.0
 
 deps:
@@ -31,9 +34,26 @@ deps:
 demo: deps build
 	sh demo/demo.sh ./$(BIN) $(DEMO)
 
+# The VM test runs after the native suites, alone: it needs both cores.
 test: deps build
 	$(GO) vet ./...
+	$(GO) vet -tags vm ./tests/vm
 	$(GO) test -count=1 -timeout 40m ./...
+	$(MAKE) fuzz
+	$(MAKE) vm
+
+# Every Go fuzz target for FUZZTIME each (default 30s); fails on a crasher.
+# `go test` above already runs each target's seed corpus and regression
+# cases (testdata/fuzz).
+FUZZTIME ?= 30s
+fuzz:
+	FUZZTIME=$(FUZZTIME) GO=$(GO) bash tests/fuzz/run.sh
+
+# The integration suite inside a Debian 12 guest (systemd, cgroup v2)
+# under QEMU; the image is cached in $$RUNG_VM_CACHE (default
+# tests/.cache/vm). RUNG_VM_RUN=regexp narrows the suite.
+vm: deps
+	$(GO) test -tags vm -count=1 -v -timeout 80m ./tests/vm
 
 # The runtime-tools validation suite, rung and crun side by side (~4 min).
 conformance: deps build

@@ -32,35 +32,51 @@ var execCommand = cli.Command{
 		cli.BoolFlag{Name: "no-new-privs", Usage: "set no_new_privs for the process"},
 		cli.IntFlag{Name: "preserve-fds", Usage: "pass N fds beyond stdio to the process"},
 		cli.StringFlag{Name: "pidfd-socket", Usage: "AF_UNIX socket to send a pidfd of the process to"},
+		cli.StringSliceFlag{Name: "cgroup", Usage: "run the process in an existing sub-cgroup of the container's: [CONTROLLER[,CONTROLLER]:]PATH"},
+		cli.BoolFlag{Name: "ignore-paused", Usage: "exec into a paused container (the process starts when it is resumed)"},
 	},
 	SkipArgReorder: true,
 	Action: func(c *cli.Context) error {
 		if c.NArg() < 1 {
 			return errors.New("exec: container id cannot be empty")
 		}
-		if n := c.Int("preserve-fds"); n < 0 || n > 1000 {
-			return fmt.Errorf("exec --preserve-fds: %d is not a count of fds", n)
-		}
-		ct, err := runtime.Load(c.GlobalString("root"), c.Args().First())
+		status, err := execAction(c)
 		if err != nil {
-			return err
-		}
-		p, err := execProcess(c, ct)
-		if err != nil {
-			return err
-		}
-		if c.Bool("tty") {
-			p.Terminal = true
-		}
-		status, err := ct.Exec(runtime.ExecOptions{Process: p, Detach: c.Bool("detach"), PidFile: c.String("pid-file"), ConsoleSocket: c.String("console-socket"), PreserveFds: c.Int("preserve-fds"), PidfdSocket: c.String("pidfd-socket")})
-		if err != nil {
-			return err
+			// As runc: a failed exec exits 255, which no process status
+			// can be, so a caller tells the two apart.
+			fatalCode(fmt.Errorf("exec failed: %w", err), 255)
 		}
 		if !c.Bool("detach") {
 			os.Exit(status)
 		}
 		return nil
 	},
+}
+
+func execAction(c *cli.Context) (int, error) {
+	if n := c.Int("preserve-fds"); n < 0 || n > 1000 {
+		return -1, fmt.Errorf("--preserve-fds: %d is not a count of fds", n)
+	}
+	sub, err := runtime.ParseSubCgroups(c.StringSlice("cgroup"))
+	if err != nil {
+		return -1, err
+	}
+	ct, err := runtime.Load(c.GlobalString("root"), c.Args().First())
+	if err != nil {
+		return -1, err
+	}
+	p, err := execProcess(c, ct)
+	if err != nil {
+		return -1, err
+	}
+	if c.Bool("tty") {
+		p.Terminal = true
+	}
+	return ct.Exec(runtime.ExecOptions{
+		Process: p, Detach: c.Bool("detach"), PidFile: c.String("pid-file"), ConsoleSocket: c.String("console-socket"),
+		PreserveFds: c.Int("preserve-fds"), PidfdSocket: c.String("pidfd-socket"),
+		IgnorePaused: c.Bool("ignore-paused"), SubCgroups: sub,
+	})
 }
 
 // execProcess is the process to run: --process as given, or the
@@ -78,7 +94,7 @@ func execProcess(c *cli.Context, ct *runtime.Container) (*specs.Process, error) 
 		return &p, nil
 	}
 	if c.NArg() < 2 {
-		return nil, errors.New("exec: no command given (or use --process)")
+		return nil, errors.New("process args cannot be empty (give a command or --process)")
 	}
 	if ct.Rec.Config == nil || ct.Rec.Config.Process == nil {
 		return nil, errors.New("exec: the container's config is not recorded")

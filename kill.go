@@ -37,10 +37,12 @@ var killCommand = cli.Command{
 	},
 }
 
-// parseSignal reads 9, KILL, SIGKILL or sigkill.
+// parseSignal reads 9, KILL, SIGKILL or sigkill. 0 is kill(2)'s null
+// signal: nothing is sent, and the exit code says whether the container
+// runs (scripts written for runc ask that with `kill ID 0`).
 func parseSignal(s string) (unix.Signal, error) {
 	if n, err := strconv.Atoi(s); err == nil {
-		if n <= 0 || n > 64 {
+		if n < 0 || n > 64 {
 			return 0, fmt.Errorf("invalid signal %q", s)
 		}
 		return unix.Signal(n), nil

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rungrt/rung/hostcheck"
 	"github.com/rungrt/rung/initproc"
+	"github.com/rungrt/rung/internal/phase"
 	"github.com/rungrt/rung/runtime"
 )
 
@@ -29,6 +30,7 @@ rung builds containers from OCI bundles, as runc does, and reads every
 container's namespace set as a rung: none, standard, strict or quantum.`
 
 func main() {
+	phase.Mark("main")
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		initproc.Main() // never returns
 	}
@@ -142,12 +144,15 @@ var systemdCgroup bool
 // fatal reports err the way runc does: through the log (so an engine
 // reading --log gets exactly one error object) and, when the log is a
 // file, once more as a plain line on stderr.
-func fatal(err error) {
+func fatal(err error) { fatalCode(err, 1) }
+
+// fatalCode is fatal with another exit code.
+func fatalCode(err error, code int) {
 	logrus.Error(err)
 	if logToFile {
 		fmt.Fprintln(os.Stderr, err)
 	}
-	os.Exit(1)
+	os.Exit(code)
 }
 
 // containerID is the command's single ID argument.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli"
 
+	"github.com/rungrt/rung/internal/phase"
 	"github.com/rungrt/rung/runtime"
 )
 
@@ -38,11 +39,13 @@ var runCommand = cli.Command{
 			return nil
 		}
 		status, err := ct.Wait()
+		phase.Mark("exited")
 		if !c.Bool("keep") {
 			if derr := ct.Delete(true); derr != nil && err == nil {
 				err = derr
 			}
 		}
+		phase.Mark("deleted")
 		if err != nil {
 			return fmt.Errorf("wait for container: %w", err)
 		}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/opencontainers/cgroups"
 	"github.com/urfave/cli"
 
 	"github.com/rungrt/rung/libns"
@@ -18,7 +19,7 @@ var specCommand = cli.Command{
 	Usage: "write a default config.json into the bundle",
 	Flags: []cli.Flag{
 		cli.StringFlag{Name: "bundle, b", Value: ".", Usage: "bundle directory to write config.json to"},
-		cli.StringFlag{Name: "isolation", Value: "strict", Usage: "namespace set: none, standard, strict or quantum"},
+		cli.StringFlag{Name: "isolation", Usage: "namespace set: none, standard, strict or quantum (default: runc's set)"},
 		cli.BoolFlag{Name: "rootless", Usage: "a config for a rootless container"},
 	},
 	Action: func(c *cli.Context) error {
@@ -28,12 +29,17 @@ var specCommand = cli.Command{
 		if c.Bool("rootless") {
 			return errors.New("--rootless: rootless containers are not supported yet")
 		}
-		r, err := libns.ParseRung(c.String("isolation"))
-		if err != nil {
-			return fmt.Errorf("--isolation: %w", err)
+		// Without --isolation: runc's template, cgroup namespace rule included.
+		tpl := spec.Default(cgroups.IsCgroup2UnifiedMode())
+		if c.IsSet("isolation") {
+			r, err := libns.ParseRung(c.String("isolation"))
+			if err != nil {
+				return fmt.Errorf("--isolation: %w", err)
+			}
+			tpl = spec.Template(r)
 		}
 		path := filepath.Join(c.String("bundle"), spec.ConfigName)
-		data, err := json.MarshalIndent(spec.Template(r), "", "\t")
+		data, err := json.MarshalIndent(tpl, "", "\t")
 		if err != nil {
 			return err
 		}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +10,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli"
+
+	"github.com/rungrt/rung/runtime"
 )
 
 // The single-value flags of `runc update`, with the same names.
@@ -65,7 +66,8 @@ func updateResources(c *cli.Context) (*specs.LinuxResources, error) {
 			defer f.Close()
 			in = f
 		}
-		if err := json.NewDecoder(in).Decode(r); err != nil {
+		var err error
+		if r, err = runtime.DecodeResources(in); err != nil {
 			return nil, fmt.Errorf("--resources: parse: %w", err)
 		}
 	}

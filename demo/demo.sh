@@ -15,7 +15,8 @@ root="$dir/state"
 for r in standard strict quantum; do
 	rm -f "$dir/config.json"
 	"$rung" spec --bundle "$dir" --isolation "$r"
-	# Replace the template's interactive shell with a report.
+	# Replace the template's interactive shell with a report, on plain stdio.
+	sed -i 's|"terminal": true|"terminal": false|' "$dir/config.json"
 	sed -i 's|"sh"$|"sh", "-c", "echo \\"  inside: pid $$, uid $(id -u), hostname $(hostname)\\"; for n in mnt pid net ipc uts user cgroup; do printf \\"    %-6s %s\\\\n\\" $n $(readlink /proc/self/ns/$n); done"|' "$dir/config.json"
 	echo "== rung $r"
 	"$rung" --root "$root" create --bundle "$dir" demo-$r

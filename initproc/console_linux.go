@@ -40,14 +40,20 @@ func openPty() (master, slave *os.File, err error) {
 // setupConsole gives the process a terminal: the pty slave becomes its
 // stdio and controlling terminal and is bind-mounted (by fd) over
 // /dev/console when mountConsole; the master goes to the engine over the
-// console socket.
-func setupConsole(socket *os.File, size *specs.Box, mountConsole bool) error {
+// console socket. The slave belongs to uid, the process' user, as with
+// runc: init opened it as root, and a non-root process must own its
+// terminal to use it fully (chmod it, mesg, a tty-checking login tool).
+// Its group stays devpts' gid= (the tty group), as runc leaves it.
+func setupConsole(socket *os.File, size *specs.Box, mountConsole bool, uid uint32) error {
 	master, slave, err := openPty()
 	if err != nil {
 		return err
 	}
 	defer master.Close()
 	defer slave.Close()
+	if err := unix.Fchown(int(slave.Fd()), int(uid), -1); err != nil {
+		return fmt.Errorf("give the pty to uid %d: %w", uid, err)
+	}
 	if size != nil {
 		ws := &unix.Winsize{Row: uint16(size.Height), Col: uint16(size.Width)}
 		if err := unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, ws); err != nil {

@@ -20,6 +20,10 @@ func ExecMain() {
 	if err := json.NewDecoder(sync).Decode(&cfg); err != nil {
 		os.Exit(1)
 	}
+	if cfg.Log {
+		openLog(LogFd)
+	}
+	debugf("exec: process received, in the container's namespaces and cgroup")
 	err := execProcess(&cfg)
 	_ = json.NewEncoder(sync).Encode(Reply{Error: err.Error()})
 	os.Exit(127)
@@ -49,7 +53,7 @@ func execProcess(cfg *ExecConfig) error {
 			return errors.New("process.terminal: no console socket")
 		}
 		sock := os.NewFile(uintptr(cfg.ConsoleFd), "console-socket")
-		err := setupConsole(sock, p.ConsoleSize, false)
+		err := setupConsole(sock, p.ConsoleSize, false, p.User.UID)
 		sock.Close()
 		if err != nil {
 			return fmt.Errorf("process.terminal: %w", err)
@@ -71,7 +75,9 @@ func execProcess(cfg *ExecConfig) error {
 	if err != nil {
 		return err
 	}
-	if err := enterCwd(p.Cwd); err != nil {
+	debugf("exec: process %s resolved to %s, cwd %s, uid %d gid %d", p.Args[0], exe.path, p.Cwd, p.User.UID, p.User.GID)
+	chdirLater, err := enterCwdPrivileged(p.Cwd)
+	if err != nil {
 		return err
 	}
 	early := filter != nil && !p.NoNewPrivileges
@@ -84,8 +90,10 @@ func execProcess(cfg *ExecConfig) error {
 	if _, _, err := setupCredentials(p, caps); err != nil {
 		return err
 	}
-	if err := os.Chdir(p.Cwd); err != nil {
-		return fmt.Errorf("chdir to cwd (%q): %w", p.Cwd, err)
+	if chdirLater {
+		if err := enterCwd(p.Cwd); err != nil {
+			return err
+		}
 	}
 	if p.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
@@ -94,6 +102,8 @@ func execProcess(cfg *ExecConfig) error {
 	}
 	exe.procfs, exe.seccomp, exe.seccompLoaded, exe.rlimits = procfs, filter, early, p.Rlimits
 	exe.preserved = cfg.PreserveFds
+	debugf("exec: about to exec %s", exe.path)
+	closeLog()
 	return exe.exec()
 }
 

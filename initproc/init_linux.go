@@ -11,6 +11,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/rungrt/rung/internal/phase"
 	"github.com/rungrt/rung/libns"
 )
 
@@ -40,11 +41,24 @@ func Main() {
 	if err := dec.Decode(&cfg); err != nil {
 		os.Exit(1) // the runtime went away before sending a config
 	}
-	exe, err := setup(&cfg, func() error { return runtimeHooks(&cfg, enc, dec) })
+	phase.Mark("config-received")
+	if cfg.Log {
+		openLog(LogFd)
+	}
+	debugf("init: config received for container %s, namespaces %v, joined %v", cfg.ID, cfg.Namespaces, cfg.Joined)
+	exe, err := func() (*execution, error) {
+		if cfg.BindSources {
+			if err := receiveBindSources(&cfg, enc, SyncFd); err != nil {
+				return nil, err
+			}
+		}
+		return setup(&cfg, func() error { return runtimeHooks(&cfg, enc, dec) })
+	}()
 	if err != nil {
 		_ = enc.Encode(Reply{Error: err.Error()})
 		os.Exit(1)
 	}
+	phase.Mark("ready")
 	if err := enc.Encode(Reply{Ready: true, Warnings: exe.warnings, Notes: exe.notes}); err != nil {
 		os.Exit(1)
 	}
@@ -52,11 +66,15 @@ func Main() {
 	if err := dec.Decode(&c); err != nil || !c.Commit {
 		os.Exit(1) // the runtime died or gave up: run nothing
 	}
+	phase.Mark("released")
+	debugf("init: container recorded; closing the log pipe and waiting for start on exec.fifo")
+	closeLog()
 	sync.Close()
 	if err := exe.waitForStart(); err != nil {
 		fmt.Fprintf(os.Stderr, "rung init: %v\n", err)
 		os.Exit(1)
 	}
+	phase.Mark("started")
 	if h := cfg.Spec.Hooks; h != nil && len(h.StartContainer) > 0 {
 		exe.startHooks, exe.hookState = h.StartContainer, cfg.hookState(specs.StateCreated)
 	}
@@ -136,20 +154,15 @@ func parseKinds(names []string) (libns.Set, error) {
 }
 
 func setup(cfg *Config, beforePivot func() error) (*execution, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
 	s := cfg.Spec
-	if s == nil || s.Process == nil {
-		return nil, errors.New("config carries no process")
-	}
-	created, err := parseKinds(cfg.Namespaces)
-	if err != nil {
-		return nil, err
-	}
-	joined, err := parseKinds(cfg.Joined)
-	if err != nil {
-		return nil, err
-	}
+	created, _ := parseKinds(cfg.Namespaces)
+	joined, _ := parseKinds(cfg.Joined)
 	ns := created | joined // the container's own namespaces
 	if created.Has(libns.Cgroup) {
+		debugf("init: creating the cgroup namespace")
 		// Per thread: this is the thread that mounts cgroupfs and execs.
 		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 			return nil, fmt.Errorf("create cgroup namespace: %w", err)
@@ -163,36 +176,38 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 	if err != nil {
 		return nil, err
 	}
+	phase.Mark("procfs-caps")
 	filter, err := buildSeccomp(s.Linux.Seccomp)
 	if err != nil {
 		return nil, err
 	}
-	if created.Has(libns.Time) {
-		// As with the cgroup namespace, this thread's children (and its
-		// exec) enter the new time namespace; its offsets must be written
-		// before that.
-		if err := unix.Unshare(unix.CLONE_NEWTIME); err != nil {
-			return nil, fmt.Errorf("create time namespace: %w", err)
-		}
-		if err := setTimeOffsets(procfs, s.Linux.TimeOffsets); err != nil {
-			return nil, err
-		}
-	} else if len(s.Linux.TimeOffsets) > 0 {
+	phase.Mark("seccomp-compiled")
+	// A new time namespace and its offsets came from the constructor,
+	// before the fork that made this process (libns/nsenter_linux.c).
+	if !created.Has(libns.Time) && len(s.Linux.TimeOffsets) > 0 {
 		return nil, errors.New("linux.timeOffsets: time offsets need a new time namespace")
 	}
+	debugf("init: setting up the root filesystem %s (%d mounts, no pivot %v)", cfg.Rootfs, len(s.Mounts), cfg.NoPivot)
 	if err := setupRootfs(cfg, ns, beforePivot); err != nil {
 		return nil, err
 	}
+	phase.Mark("masked-paths")
+	debugf("init: root filesystem ready")
 	if s.Process.Terminal {
 		if cfg.ConsoleFd == 0 {
 			return nil, errors.New("process.terminal: no console socket")
 		}
+		debugf("init: setting up the console")
 		sock := os.NewFile(uintptr(cfg.ConsoleFd), "console-socket")
-		err := setupConsole(sock, s.Process.ConsoleSize, ns.Has(libns.Mount))
+		err := setupConsole(sock, s.Process.ConsoleSize, ns.Has(libns.Mount), s.Process.User.UID)
 		sock.Close()
 		if err != nil {
 			return nil, fmt.Errorf("process.terminal: %w", err)
 		}
+	}
+	debugf("init: setting %d sysctls, hostname %q", len(s.Linux.Sysctl), s.Hostname)
+	if err := finishDev(); err != nil {
+		return nil, err
 	}
 	if err := setSysctls(procfs, s.Linux.Sysctl, ns); err != nil {
 		return nil, err
@@ -231,34 +246,41 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 	if err != nil {
 		return nil, err
 	}
+	debugf("init: process %s resolved to %s, cwd %s", s.Process.Args[0], exe.path, s.Process.Cwd)
 	exe.rlimits = s.Process.Rlimits
 	exe.procfs = procfs
 	exe.preserved = cfg.PreserveFds
-	if err := enterCwd(s.Process.Cwd); err != nil {
+	chdirLater, err := enterCwdPrivileged(s.Process.Cwd)
+	if err != nil {
 		return nil, err
 	}
 	exe.seccomp = filter
 	if filter != nil && !s.Process.NoNewPrivileges {
 		// Without no_new_privs the kernel accepts a filter only from a
 		// process with CAP_SYS_ADMIN: load it before capabilities drop.
+		debugf("init: loading the seccomp filter before the capability drop (no no_new_privs)")
 		if err := loadSeccompEarly(filter); err != nil {
 			return nil, err
 		}
 		exe.seccomp, exe.seccompLoaded = nil, true
 	}
+	phase.Mark("process-attrs")
+	debugf("init: switching to uid %d gid %d and setting capabilities", s.Process.User.UID, s.Process.User.GID)
 	exe.warnings, exe.notes, err = setupCredentials(s.Process, caps)
 	if err != nil {
 		return nil, err
 	}
-	// Again as the container's user: its permissions decide.
-	if err := os.Chdir(s.Process.Cwd); err != nil {
-		return nil, fmt.Errorf("chdir to cwd (%q) set in config.json failed: %w", s.Process.Cwd, err)
+	if chdirLater {
+		if err := enterCwd(s.Process.Cwd); err != nil {
+			return nil, err
+		}
 	}
 	if s.Process.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return nil, fmt.Errorf("process.noNewPrivileges: %w", err)
 		}
 	}
+	debugf("init: set-up complete, reporting ready")
 	return exe, nil
 }
 
@@ -306,6 +328,7 @@ func (e *execution) exec() error {
 		if err := e.seccomp.Load(); err != nil {
 			return fmt.Errorf("linux.seccomp: load filter: %w", err)
 		}
+		phase.Mark("seccomp-loaded")
 	}
 	// The runtime spec runs startContainer hooks in the container, and
 	// runc runs them under its seccomp filter: a hook from the image gets
@@ -316,6 +339,7 @@ func (e *execution) exec() error {
 			return hookError{err}
 		}
 	}
+	phase.Mark("exec")
 	err := syscall.Exec(e.path, e.args, e.env)
 	return fmt.Errorf("exec %s: %w", e.path, err)
 }

@@ -145,27 +145,6 @@ func setPersonality(p *specs.LinuxPersonality) error {
 	return nil
 }
 
-// setTimeOffsets writes the offsets of the new time namespace: init
-// unshared it for its children, and the exec of the user process enters it.
-func setTimeOffsets(procfs *os.File, offsets map[string]specs.LinuxTimeOffset) error {
-	var b strings.Builder
-	for clock, off := range offsets {
-		switch clock {
-		case "monotonic", "boottime":
-		default:
-			return fmt.Errorf("linux.timeOffsets: unknown clock %q", clock)
-		}
-		fmt.Fprintf(&b, "%s %d %d\n", clock, off.Secs, off.Nanosecs)
-	}
-	if b.Len() == 0 {
-		return nil
-	}
-	if err := writeProc(procfs, selfProc("timens_offsets"), b.String()); err != nil {
-		return fmt.Errorf("linux.timeOffsets: %w", err)
-	}
-	return nil
-}
-
 // loopbackUp sets lo up in a network namespace the container created: a
 // new namespace starts with it down, and engines (podman's and
 // Kubernetes' pods) rely on 127.0.0.1 working, as runc and crun bring it up.

@@ -6,19 +6,28 @@
 //
 // The runtime and init talk over one socket (fd SyncFd) in JSON lines:
 // runtime → init: Config; init → runtime: Reply{Ready} or Reply{Error};
-// runtime → init: Commit once the state file is written. When the config
+// runtime → init: Commit once the state file is written. With
+// Config.BindSources, init first sends Reply{BindSources} and the runtime
+// answers with one message carrying the bind sources' fds. When the config
 // has prestart or createRuntime hooks, init first sends
 // Reply{RuntimeHooks} before pivot_root and waits for a Commit. init exits without
 // running anything if the socket closes before Commit, so a runtime killed
 // mid-create leaves no container process behind.
 package initproc
 
-import specs "github.com/opencontainers/runtime-spec/specs-go"
+import (
+	"errors"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
 
 // The fds init is started with, after stdio.
 const (
 	SyncFd = 3 // socket to the runtime
 	FifoFd = 4 // O_PATH handle of <state>/exec.fifo
+	// LogFd is the log pipe (Config.Log, ExecConfig.Log): debug lines for
+	// the runtime's log, one LogLine each, until init waits for start.
+	LogFd = 5
 )
 
 // Config is everything init needs; it is the only input init trusts.
@@ -52,6 +61,38 @@ type Config struct {
 	// applies process.selinuxLabel and linux.mountLabel (it cannot tell
 	// from inside; without SELinux the runtime refused the labels).
 	SELinux bool `json:"selinux,omitempty"`
+	// Log: LogFd is the log pipe (the runtime logs at debug level).
+	Log bool `json:"log,omitempty"`
+	// BindSources: init asks (Reply{BindSources}) for its bind mounts'
+	// sources, which the runtime opens in init's mount namespace and sends
+	// in one message, in the order of BindSourcePaths.
+	BindSources bool `json:"bindSources,omitempty"`
+	// bindFds: mount index → fd received for its source.
+	bindFds map[int]int
+}
+
+// check refuses a Config init cannot act on, before init does anything:
+// it makes sure that what setup reads without looking is there. The
+// runtime sends only such Configs; FuzzMessages holds init to it.
+func (cfg *Config) check() error {
+	s := cfg.Spec
+	if s == nil || s.Process == nil {
+		return errors.New("config carries no process")
+	}
+	if s.Linux == nil {
+		return errors.New("config carries no linux section")
+	}
+	if _, err := parseKinds(cfg.Namespaces); err != nil {
+		return err
+	}
+	if _, err := parseKinds(cfg.Joined); err != nil {
+		return err
+	}
+	if s.Hooks != nil && cfg.HookState == nil {
+		// Every hook gets the container's state on stdin.
+		return errors.New("config carries hooks but no hook state")
+	}
+	return nil
 }
 
 // Reply is init's answer to Config.
@@ -59,6 +100,7 @@ type Reply struct {
 	// RuntimeHooks asks the runtime to run the prestart and createRuntime
 	// hooks now: the namespaces exist and pivot_root has not happened.
 	RuntimeHooks bool     `json:"runtimeHooks,omitempty"`
+	BindSources  bool     `json:"bindSources,omitempty"` // send the bind sources now
 	Ready        bool     `json:"ready,omitempty"`
 	Error        string   `json:"error,omitempty"`
 	Warnings     []string `json:"warnings,omitempty"`
@@ -85,4 +127,6 @@ type ExecConfig struct {
 	RootFd int `json:"rootFd,omitempty"`
 	// SELinux: apply process.selinuxLabel (see Config.SELinux).
 	SELinux bool `json:"selinux,omitempty"`
+	// Log: LogFd is the log pipe (the runtime logs at debug level).
+	Log bool `json:"log,omitempty"`
 }

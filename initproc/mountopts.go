@@ -9,9 +9,13 @@ import (
 // mountOptions is a config mount's options, split the way the kernel
 // wants them.
 type mountOptions struct {
-	flags       uintptr // mount(2) flags for a new filesystem
-	attrSet     uint64  // mount_setattr(2) attributes for a bind mount
-	attrClr     uint64
+	flags   uintptr // mount(2) flags for a new filesystem
+	attrSet uint64  // mount_setattr(2) attributes for a bind mount's top mount
+	attrClr uint64
+	// recAttrSet, recAttrClr: the recursive forms (rro, rnosuid, ...),
+	// for every mount of the tree, with AT_RECURSIVE.
+	recAttrSet  uint64
+	recAttrClr  uint64
 	propagation uintptr // MS_PRIVATE, MS_SLAVE, ... with MS_REC for r*
 	bind        bool
 	recursive   bool
@@ -53,6 +57,38 @@ var flagOpts = map[string]flagOpt{
 	"defaults":    {false, 0, 0},
 	"nosymfollow": {false, unix.MS_NOSYMFOLLOW, unix.MOUNT_ATTR_NOSYMFOLLOW},
 	"symfollow":   {true, unix.MS_NOSYMFOLLOW, unix.MOUNT_ATTR_NOSYMFOLLOW},
+}
+
+// recursiveOpts are runtime-spec 1.1's recursive mount options: set by
+// mount_setattr(2) with AT_RECURSIVE on every mount of the tree, where the
+// plain forms, as with runc, only change an rbind's top mount.
+var recursiveOpts = map[string]struct {
+	clear bool
+	attr  uint64
+}{
+	"rro":          {false, unix.MOUNT_ATTR_RDONLY},
+	"rrw":          {true, unix.MOUNT_ATTR_RDONLY},
+	"rnosuid":      {false, unix.MOUNT_ATTR_NOSUID},
+	"rsuid":        {true, unix.MOUNT_ATTR_NOSUID},
+	"rnodev":       {false, unix.MOUNT_ATTR_NODEV},
+	"rdev":         {true, unix.MOUNT_ATTR_NODEV},
+	"rnoexec":      {false, unix.MOUNT_ATTR_NOEXEC},
+	"rexec":        {true, unix.MOUNT_ATTR_NOEXEC},
+	"rnodiratime":  {false, unix.MOUNT_ATTR_NODIRATIME},
+	"rdiratime":    {true, unix.MOUNT_ATTR_NODIRATIME},
+	"rnosymfollow": {false, unix.MOUNT_ATTR_NOSYMFOLLOW},
+	"rsymfollow":   {true, unix.MOUNT_ATTR_NOSYMFOLLOW},
+}
+
+// recursiveAtimeOpts: the atime attributes are one field, cleared as a
+// whole (MOUNT_ATTR__ATIME) before one is set; relatime is its zero.
+var recursiveAtimeOpts = map[string]uint64{
+	"rnoatime":       unix.MOUNT_ATTR_NOATIME,
+	"rrelatime":      unix.MOUNT_ATTR_RELATIME,
+	"rstrictatime":   unix.MOUNT_ATTR_STRICTATIME,
+	"ratime":         unix.MOUNT_ATTR_RELATIME,
+	"rnorelatime":    unix.MOUNT_ATTR_STRICTATIME,
+	"rnostrictatime": unix.MOUNT_ATTR_RELATIME,
 }
 
 var atimeOpts = map[string]struct {
@@ -109,6 +145,21 @@ func parseMountOptions(mountType string, opts []string) mountOptions {
 			o.flags |= a.flag
 			o.attrSet = o.attrSet&^unix.MOUNT_ATTR__ATIME | a.attr
 			o.attrClr |= unix.MOUNT_ATTR__ATIME
+			continue
+		}
+		if r, ok := recursiveOpts[opt]; ok {
+			if r.clear {
+				o.recAttrSet &^= r.attr
+				o.recAttrClr |= r.attr
+			} else {
+				o.recAttrSet |= r.attr
+				o.recAttrClr &^= r.attr
+			}
+			continue
+		}
+		if a, ok := recursiveAtimeOpts[opt]; ok {
+			o.recAttrSet = o.recAttrSet&^unix.MOUNT_ATTR__ATIME | a
+			o.recAttrClr |= unix.MOUNT_ATTR__ATIME
 			continue
 		}
 		if p, ok := propagationOpts[opt]; ok {

@@ -27,3 +27,20 @@ func TestParseMountOptions(t *testing.T) {
 		t.Errorf("ro then rw must end read-write: %+v", rw)
 	}
 }
+
+func TestRecursiveMountOptions(t *testing.T) {
+	o := parseMountOptions("none", []string{"rbind", "ro", "rnosuid", "rro", "rrelatime"})
+	if o.attrSet != unix.MOUNT_ATTR_RDONLY {
+		t.Errorf("plain ro: attrSet %#x", o.attrSet)
+	}
+	if o.recAttrSet != unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_RELATIME || o.recAttrClr != unix.MOUNT_ATTR__ATIME {
+		t.Errorf("recursive: set %#x clr %#x", o.recAttrSet, o.recAttrClr)
+	}
+	if len(o.data) != 0 {
+		t.Errorf("recursive options passed on as data: %v", o.data)
+	}
+	rw := parseMountOptions("none", []string{"rbind", "rro", "rrw"})
+	if rw.recAttrSet&unix.MOUNT_ATTR_RDONLY != 0 || rw.recAttrClr&unix.MOUNT_ATTR_RDONLY == 0 {
+		t.Errorf("rro then rrw must end read-write: %+v", rw)
+	}
+}

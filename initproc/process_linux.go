@@ -260,6 +260,21 @@ func parseCaps(names []string) (known []capability.Cap, unknown []string) {
 	return known, unknown
 }
 
+// enterCwdPrivileged changes to process.cwd while the runtime's
+// privileges are still held, as runc does: a cwd the process' user cannot
+// reach but the runtime can (/root, mode 700, for uid 42), or one the
+// runtime reaches only with CAP_DAC_OVERRIDE, which the process lacks,
+// still works. Where the runtime itself is refused (a user namespace's
+// root on a directory of an unmapped owner), later reports that the chdir
+// must be tried again as the process' user, after the drop.
+func enterCwdPrivileged(cwd string) (later bool, err error) {
+	err = enterCwd(cwd)
+	if errors.Is(err, os.ErrPermission) {
+		return true, nil
+	}
+	return false, err
+}
+
 // enterCwd changes to process.cwd and proves it is inside the container.
 // CVE-2024-21626: a cwd like /proc/self/fd/N can land on a directory
 // outside the container's root through one of init's own fds. The kernel

@@ -12,6 +12,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/rungrt/rung/internal/phase"
 	"github.com/rungrt/rung/libns"
 )
 
@@ -38,6 +39,7 @@ func setupRootfs(cfg *Config, ns libns.Set, beforePivot func() error) error {
 			return fmt.Errorf("bind rootfs %s: %w", cfg.Rootfs, err)
 		}
 	}
+	phase.Mark("rootfs-bound")
 	root, err := os.OpenFile(cfg.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open rootfs: %w", err)
@@ -70,10 +72,11 @@ func setupRootfs(cfg *Config, ns libns.Set, beforePivot func() error) error {
 		}
 	}
 	for i, m := range s.Mounts {
-		if err := mountEntry(root, cfg, m); err != nil {
+		if err := mountEntry(root, cfg, i, m); err != nil {
 			return fmt.Errorf("mounts[%d] (%s on %s): %w", i, m.Type, m.Destination, err)
 		}
 	}
+	phase.Mark("mounts")
 	// A bound /dev tree (the host's, say) brings its own nodes: as with
 	// runc nothing is added, which would write to the bind's source.
 	if !devBind {
@@ -86,9 +89,11 @@ func setupRootfs(cfg *Config, ns libns.Set, beforePivot func() error) error {
 	} else {
 		cwd.Close()
 	}
+	phase.Mark("devices")
 	if err := beforePivot(); err != nil {
 		return err
 	}
+	phase.Mark("createContainer-hooks")
 	switch {
 	case hostNS:
 		// pivot_root would swap the host's own root: chroot instead.
@@ -106,6 +111,7 @@ func setupRootfs(cfg *Config, ns libns.Set, beforePivot func() error) error {
 	if err != nil {
 		return err
 	}
+	phase.Mark("pivot_root")
 	if p := s.Linux.RootfsPropagation; p != "" {
 		flag, ok := propagationOpts[p]
 		if !ok {
@@ -199,10 +205,14 @@ func checkHostRoot(root *os.File, want uint64) error {
 // until pivot_root.
 func fdPath(f *os.File) string { return fmt.Sprintf("/proc/self/fd/%d", f.Fd()) }
 
-func mountEntry(root *os.File, cfg *Config, m specs.Mount) error {
+func mountEntry(root *os.File, cfg *Config, i int, m specs.Mount) error {
 	o := parseMountOptions(m.Type, m.Options)
 	if o.bind {
-		return bindMountEntry(root, cfg.Bundle, m, o)
+		srcFd, ok := cfg.bindFds[i]
+		if !ok {
+			srcFd = -1
+		}
+		return bindMountEntry(root, cfg.Bundle, m, o, srcFd)
 	}
 	target, err := pathrs.MkdirAllHandle(root, m.Destination, 0o755)
 	if err != nil {
@@ -226,6 +236,13 @@ func mountEntry(root *os.File, cfg *Config, m specs.Mount) error {
 		}
 		return mountTmpcopyup(root, target, m, o)
 	}
+	if filepath.Clean(m.Destination) == "/dev" && o.flags&unix.MS_RDONLY != 0 {
+		// A read-only /dev still gets its devices, symlinks, /dev/pts and
+		// /dev/shm: mounted writable, made read-only once they are in
+		// (finishDev), as runc does.
+		o.flags &^= unix.MS_RDONLY
+		devReadonly = true
+	}
 	data := o.dataString()
 	switch m.Type {
 	case "proc", "sysfs", "mqueue":
@@ -240,7 +257,47 @@ func mountEntry(root *os.File, cfg *Config, m specs.Mount) error {
 			return err
 		}
 	}
+	if o.recAttrSet != 0 || o.recAttrClr != 0 {
+		if err := setattrAt(root, m.Destination, unix.AT_RECURSIVE, o.recAttrSet, o.recAttrClr); err != nil {
+			return fmt.Errorf("recursive mount options: %w", err)
+		}
+	}
 	return applyPropagation(root, m.Destination, o)
+}
+
+// devReadonly: the config's /dev tmpfs is read-only, and finishDev makes
+// it so.
+var devReadonly bool
+
+// finishDev makes a read-only /dev read-only, its own mount only (not
+// /dev/pts, /dev/shm below it), once init has put everything in it
+// (devices, symlinks, the console). It runs after pivot_root.
+func finishDev() error {
+	if !devReadonly {
+		return nil
+	}
+	fd, err := unix.Openat2(unix.AT_FDCWD, "/dev", &unix.OpenHow{
+		Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_SYMLINKS,
+	})
+	if err != nil {
+		return fmt.Errorf("mounts: open /dev: %w", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}); err != nil {
+		return fmt.Errorf("mounts: make /dev read-only: %w", err)
+	}
+	return nil
+}
+
+// setattrAt applies mount attributes to the mount at dest (reopened: the
+// old handle points under the new mount).
+func setattrAt(root *os.File, dest string, flags int, set, clr uint64) error {
+	target, err := pathrs.OpenatInRoot(root, dest)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	return unix.MountSetattr(int(target.Fd()), "", uint(flags|unix.AT_EMPTY_PATH), &unix.MountAttr{Attr_set: set, Attr_clr: clr})
 }
 
 // requireNoSymlinks checks that dest resolved to exactly rootfs+dest: no
@@ -276,14 +333,12 @@ func applyPropagation(root *os.File, dest string, o mountOptions) error {
 // the bundle) entirely through fds: open_tree clones the source, the
 // options are set on the detached copy with mount_setattr, and move_mount
 // attaches it to the already-resolved target. No path is looked up twice.
-func bindMountEntry(root *os.File, bundle string, m specs.Mount, o mountOptions) error {
-	src := m.Source
-	if !filepath.IsAbs(src) {
-		src = filepath.Join(bundle, src)
-	}
-	srcFd, err := unix.Open(src, unix.O_PATH|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open bind source %s: %w", src, err)
+func bindMountEntry(root *os.File, bundle string, m specs.Mount, o mountOptions, srcFd int) error {
+	if srcFd < 0 {
+		var err error
+		if srcFd, err = unix.Open(BindSourcePath(bundle, m), unix.O_PATH|unix.O_CLOEXEC, 0); err != nil {
+			return fmt.Errorf("open bind source %s: %w", BindSourcePath(bundle, m), err)
+		}
 	}
 	defer unix.Close(srcFd)
 	var st unix.Stat_t
@@ -295,7 +350,7 @@ func bindMountEntry(root *os.File, bundle string, m specs.Mount, o mountOptions)
 		return err
 	}
 	defer target.Close()
-	if err := bindFd(srcFd, int(target.Fd()), o.recursive, o.attrSet, o.attrClr); err != nil {
+	if err := bindTree(srcFd, int(target.Fd()), o); err != nil {
 		return err
 	}
 	return applyPropagation(root, m.Destination, o)
@@ -331,8 +386,17 @@ func mountTarget(root *os.File, dest string, dir bool) (*os.File, error) {
 
 // bindFd attaches a copy of the mount at srcFd onto dstFd.
 func bindFd(srcFd, dstFd int, recursive bool, attrSet, attrClr uint64) error {
+	return bindTree(srcFd, dstFd, mountOptions{recursive: recursive, attrSet: attrSet, attrClr: attrClr})
+}
+
+// bindTree attaches a copy of the mount at srcFd (with its submounts when
+// o.recursive) onto dstFd. The plain options (ro, nosuid, ...) change the
+// copy's top mount only, as runc's bind remount does: an rbind,ro keeps
+// its submounts' own flags. The recursive ones (rro, ...) change every
+// mount of the copy.
+func bindTree(srcFd, dstFd int, o mountOptions) error {
 	flags := unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC | unix.AT_EMPTY_PATH
-	if recursive {
+	if o.recursive {
 		flags |= unix.AT_RECURSIVE
 	}
 	tree, err := unix.OpenTree(srcFd, "", uint(flags))
@@ -341,11 +405,16 @@ func bindFd(srcFd, dstFd int, recursive bool, attrSet, attrClr uint64) error {
 	}
 	defer unix.Close(tree)
 	aflags := unix.AT_EMPTY_PATH
-	if recursive {
+	if o.recursive {
 		aflags |= unix.AT_RECURSIVE
 	}
-	if attrSet != 0 || attrClr != 0 {
-		if err := unix.MountSetattr(tree, "", uint(aflags), &unix.MountAttr{Attr_set: attrSet, Attr_clr: attrClr}); err != nil {
+	if o.recAttrSet != 0 || o.recAttrClr != 0 {
+		if err := unix.MountSetattr(tree, "", uint(aflags), &unix.MountAttr{Attr_set: o.recAttrSet, Attr_clr: o.recAttrClr}); err != nil {
+			return fmt.Errorf("mount_setattr (recursive options): %w", err)
+		}
+	}
+	if o.attrSet != 0 || o.attrClr != 0 {
+		if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH, &unix.MountAttr{Attr_set: o.attrSet, Attr_clr: o.attrClr}); err != nil {
 			return fmt.Errorf("mount_setattr: %w", err)
 		}
 	}

@@ -68,15 +68,19 @@ func buildSeccomp(sc *specs.LinuxSeccomp) (*seccompProgram, error) {
 	if len(bpf) == 0 || len(bpf)%8 != 0 {
 		return nil, errors.New("linux.seccomp: compile: malformed program")
 	}
-	if n := len(bpf) / 8; n > bpfMaxInsns {
-		return nil, fmt.Errorf("linux.seccomp: the compiled filter has %d instructions, more than the kernel's limit of %d", n, bpfMaxInsns)
+	prog, err := enosysStub(sc)
+	if err != nil {
+		return nil, fmt.Errorf("linux.seccomp: %w", err)
 	}
-	prog := make([]unix.SockFilter, len(bpf)/8)
-	for i := range prog {
+	for i := 0; i < len(bpf)/8; i++ {
 		b := bpf[i*8:]
-		prog[i] = unix.SockFilter{
+		prog = append(prog, unix.SockFilter{
 			Code: binary.NativeEndian.Uint16(b[0:]), Jt: b[2], Jf: b[3], K: binary.NativeEndian.Uint32(b[4:]),
-		}
+		})
+	}
+	// The ENOSYS stub counts towards the kernel's limit too.
+	if n := len(prog); n > bpfMaxInsns {
+		return nil, fmt.Errorf("linux.seccomp: the compiled filter has %d instructions, more than the kernel's limit of %d", n, bpfMaxInsns)
 	}
 	return &seccompProgram{filter: prog, flags: flags}, nil
 }
@@ -124,7 +128,7 @@ func buildSeccompFilter(sc *specs.LinuxSeccomp) (*libseccomp.ScmpFilter, uintptr
 		return fail(fmt.Errorf("linux.seccomp: %w", err))
 	}
 	for _, a := range sc.Architectures {
-		arch, err := libseccomp.GetArchFromString(strings.TrimPrefix(strings.ToLower(string(a)), "scmp_arch_"))
+		arch, err := libseccomp.GetArchFromString(archName(a))
 		if err != nil {
 			return fail(fmt.Errorf("linux.seccomp.architectures: %s: %w", a, err))
 		}
@@ -156,6 +160,11 @@ func buildSeccompFilter(sc *specs.LinuxSeccomp) (*libseccomp.ScmpFilter, uintptr
 		}
 	}
 	return f, flags, nil
+}
+
+// archName is libseccomp's name for an OCI arch (SCMP_ARCH_X86_64 → x86_64).
+func archName(a specs.Arch) string {
+	return strings.TrimPrefix(strings.ToLower(string(a)), "scmp_arch_")
 }
 
 func seccompAction(a specs.LinuxSeccompAction, errnoRet *uint) (libseccomp.ScmpAction, error) {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -56,7 +57,7 @@ func kindOfFlag(flag uintptr) string {
 // NeedsFork reports whether joining these makes the joining process fork
 // (pid and time namespaces apply to children only).
 func NeedsFork(joins []Join, unshare Set) bool {
-	if unshare.Has(PID) {
+	if unshare.Has(PID) || unshare.Has(Time) {
 		return true
 	}
 	for _, j := range joins {
@@ -65,6 +66,26 @@ func NeedsFork(joins []Join, unshare Set) bool {
 		}
 	}
 	return false
+}
+
+// TimeOffsetsEnv carries a new time namespace's offsets to the
+// constructor, in the text /proc/self/timens_offsets takes.
+const TimeOffsetsEnv = "_RUNG_TIMENS_OFFSETS"
+
+// TimeOffsets is linux.timeOffsets as /proc/self/timens_offsets reads it.
+func TimeOffsets(offsets map[string]specs.LinuxTimeOffset) (string, error) {
+	var b strings.Builder
+	for _, clock := range []string{"monotonic", "boottime"} {
+		if off, ok := offsets[clock]; ok {
+			fmt.Fprintf(&b, "%s %d %d\n", clock, off.Secs, off.Nanosecs)
+		}
+	}
+	for clock := range offsets {
+		if clock != "monotonic" && clock != "boottime" {
+			return "", fmt.Errorf("linux.timeOffsets: unknown clock %q", clock)
+		}
+	}
+	return b.String(), nil
 }
 
 // EnterEnv is the environment entry that makes the constructor in

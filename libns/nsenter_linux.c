@@ -6,6 +6,7 @@
 // checked every fd, and the environment says what to join. See join.go.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,20 @@ static void die(const char *what, int fd) {
 	_exit(1);
 }
 
+// set_time_offsets writes the runtime's linux.timeOffsets, already in the
+// kernel's "clock secs nanosecs" lines, in one write.
+static void set_time_offsets(const char *offsets) {
+	if (offsets == NULL || *offsets == '\0')
+		return;
+	int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		die("open /proc/self/timens_offsets", -1);
+	size_t len = strlen(offsets);
+	if (write(fd, offsets, len) != (ssize_t)len)
+		die("write linux.timeOffsets", fd);
+	close(fd);
+}
+
 static int join(int fd, int type) {
 	if (setns(fd, type) < 0)
 		die("setns", fd);
@@ -32,10 +47,11 @@ static int join(int fd, int type) {
 // _RUNG_NSENTER="FD:TYPE,FD:TYPE,...;PIDFD;UNSHARE" with TYPE the
 // CLONE_NEW* value and UNSHARE the CLONE_NEW* flags to create after the
 // joins (inside a joined user namespace, so it owns them). When a pid or
-// time namespace is joined, or a pid namespace created, the process forks,
-// because those apply to children only; the parent writes the child's pid
-// (as the runtime sees it) to PIDFD and exits, the child goes on. Without
-// a fork the process writes its own pid there once it has joined.
+// time namespace is joined or created, the process forks, because those
+// apply to children only; the parent writes the child's pid (as the
+// runtime sees it) to PIDFD and exits, the child goes on. A new time
+// namespace's offsets come in _RUNG_TIMENS_OFFSETS. Without a fork the
+// process writes its own pid there once it has joined.
 __attribute__((constructor)) static void rung_nsenter(void) {
 	const char *env = getenv("_RUNG_NSENTER");
 	if (env == NULL)
@@ -98,7 +114,14 @@ __attribute__((constructor)) static void rung_nsenter(void) {
 			die("unshare", -1);
 		if (unshare_flags & CLONE_NEWPID)
 			must_fork = 1;
+		// A new time namespace takes its offsets before any process is in
+		// it, and only the child forked below enters it.
+		if (unshare_flags & CLONE_NEWTIME) {
+			set_time_offsets(getenv("_RUNG_TIMENS_OFFSETS"));
+			must_fork = 1;
+		}
 	}
+	unsetenv("_RUNG_TIMENS_OFFSETS");
 	if (!must_fork) {
 		// Report anyway: the runtime verifies the joins only after this
 		// line, and would otherwise race this constructor.

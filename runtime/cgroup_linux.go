@@ -344,10 +344,19 @@ func (c *Container) Resume() error {
 	return nil
 }
 
-// Pids lists the host pids of the container's processes.
+// Pids lists the host pids of the container's processes. A stopped
+// container has none unless its cgroup still holds some (a pod's, which
+// share a pid namespace): as with runc, ps lists those and is no error.
 func (c *Container) Pids() ([]int, error) {
 	if c.Status() == Stopped {
-		return nil, errNotRunning
+		if len(c.Rec.Cgroup.dirs()) == 0 {
+			return nil, nil
+		}
+		pids, err := c.cgroupPids()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return pids, err
 	}
 	procs, err := c.processes()
 	if err != nil {

@@ -167,12 +167,9 @@ func deviceRules(list []specs.LinuxDeviceCgroup) ([]*devices.Rule, error) {
 		default:
 			return nil, fmt.Errorf("linux.resources.devices[%d].type: unknown device type %q", i, d.Type)
 		}
-		perm := devices.Permissions(d.Access)
-		if perm == "" {
-			perm = "rwm"
-		}
-		if !perm.IsValid() {
-			return nil, fmt.Errorf("linux.resources.devices[%d].access: invalid %q", i, d.Access)
+		perm, err := deviceAccess(d.Access, d.Allow)
+		if err != nil {
+			return nil, fmt.Errorf("linux.resources.devices[%d].access: %w", i, err)
 		}
 		major, minor := int64(devices.Wildcard), int64(devices.Wildcard)
 		if d.Major != nil {

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rungrt/rung/initproc"
+	"github.com/rungrt/rung/internal/phase"
 	"github.com/rungrt/rung/runtime/killpoint"
 )
 
@@ -268,6 +269,7 @@ func (c *Container) Start() error {
 			return errors.New("cannot start a container that has stopped")
 		}
 	}
+	phase.Mark("start-fifo")
 	buf := make([]byte, 1)
 	if n, err := unix.Read(fd, buf); n != 1 || buf[0] != '0' {
 		return fmt.Errorf("start container: container init did not confirm start: %v", err)
@@ -283,6 +285,7 @@ func (c *Container) Start() error {
 		return fmt.Errorf("start container: %w", err)
 	}
 	killpoint.Hit(killpoint.StartDone)
+	phase.Mark("user-execd")
 	// The spec: a failing poststart hook is a warning, not an error.
 	if h := c.hooks(); h != nil && len(h.Poststart) > 0 {
 		for _, err := range initproc.RunHooksWarn("poststart", h.Poststart, c.hookState(specs.StateRunning)) {

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rungrt/rung/initproc"
+	"github.com/rungrt/rung/internal/phase"
 	"github.com/rungrt/rung/libns"
 	"github.com/rungrt/rung/runtime/killpoint"
 	"github.com/rungrt/rung/spec"
@@ -79,6 +80,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if err != nil {
 		return nil, err
 	}
+	phase.Mark("config-loaded")
 	plan, err := spec.Validate(s, bundle)
 	if err != nil {
 		return nil, err
@@ -124,6 +126,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if err := checkRoot(o.Root); err != nil {
 		return nil, err
 	}
+	phase.Mark("config-validated")
 	if err := os.MkdirAll(o.Root, 0o700); err != nil {
 		return nil, fmt.Errorf("create state root: %w", err)
 	}
@@ -235,8 +238,14 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if cgDir != nil {
 		defer cgDir.Close()
 	}
+	phase.Mark("cgroup-prepared")
 	preserved := preservedFiles(o.PreserveFds)
-	pid, sync, consoleFd, childPreserved, err := startInit(s, plan, joins, consoleFile, preserved, bundle, dir, cgDir)
+	initLog, err := newChildLog()
+	if err != nil {
+		return nil, err
+	}
+	pid, sync, consoleFd, childPreserved, err := startInit(s, plan, joins, consoleFile, preserved, initLog.w, bundle, dir, cgDir)
+	initLog.started()
 	if err != nil {
 		return nil, err
 	}
@@ -255,22 +264,32 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		return nil, err
 	}
 	killpoint.Hit(killpoint.Cgroup)
+	phase.Mark("cgroup-applied")
 	// Hooks during create see "created", as runc and crun pass it and the
 	// runtime-tools hook tests expect.
 	hookState := &specs.State{Version: ociVersion, ID: o.ID, Status: specs.StateCreated, Pid: pid, Bundle: bundle, Annotations: s.Annotations}
-	if err := sendConfig(sync, s, plan, isolated, o, bundle, hookState, consoleFd, childPreserved, hostRootMnt, selinuxOn); err != nil {
+	if err := sendConfig(sync, s, plan, isolated, o, bundle, hookState, consoleFd, childPreserved, hostRootMnt, selinuxOn, initLog.w != nil); err != nil {
 		return nil, err
 	}
 	killpoint.Hit(killpoint.CreateConfig)
+	phase.Mark("config-sent")
 	dec, enc := json.NewDecoder(sync), json.NewEncoder(sync)
 	var reply initproc.Reply
 	for {
 		reply = initproc.Reply{}
 		if err := dec.Decode(&reply); err != nil {
+			initLog.wait() // init is gone
 			return nil, fmt.Errorf("unable to start container process: init exited before it was ready")
 		}
 		if reply.Error != "" {
+			initLog.wait() // init exits after its error
 			return nil, fmt.Errorf("unable to start container process: %s", reply.Error)
+		}
+		if reply.BindSources {
+			if err := sendBindSources(sync, pid, s, bundle); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		if !reply.RuntimeHooks {
 			break
@@ -283,6 +302,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		}
 	}
 	killpoint.Hit(killpoint.CreateReady)
+	phase.Mark("init-ready")
 	for _, w := range reply.Warnings {
 		logrus.Warn(w)
 	}
@@ -297,6 +317,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if err := libns.VerifyJoined(pid, joins); err != nil {
 		return nil, err
 	}
+	phase.Mark("namespaces-verified")
 	st, err := readProcStat(pid)
 	if err != nil {
 		return nil, fmt.Errorf("read init process: %w", err)
@@ -325,6 +346,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		return nil, err
 	}
 	killpoint.Hit(killpoint.CreateRecord)
+	phase.Mark("state-written")
 	if o.PidFile != "" {
 		if err := writeFileAtomic(o.PidFile, []byte(strconv.Itoa(pid)), 0o644); err != nil {
 			return nil, fmt.Errorf("write pid file: %w", err)
@@ -339,6 +361,9 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		return nil, fmt.Errorf("release init: %w", err)
 	}
 	killpoint.Hit(killpoint.CreateDone)
+	phase.Mark("init-released")
+	// init closes its log before it waits for start.
+	initLog.wait()
 	return &CreatedContainer{Container: &Container{root: o.Root, dir: dir, Rec: rec}, tty: tty}, nil
 }
 
@@ -350,7 +375,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 // starts (Path B), and creates the new ones itself after a joined user
 // namespace, or a pid namespace that needs a fork. It returns init's pid
 // and the runtime's end of the sync socket; init then waits for its config.
-func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.File, preserved []*os.File, bundle, dir string, cgroupDir *os.File) (pid int, sync *os.File, consoleFd int, childPreserved []int, err error) {
+func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.File, preserved []*os.File, logW *os.File, bundle, dir string, cgroupDir *os.File) (pid int, sync *os.File, consoleFd int, childPreserved []int, err error) {
 	fifo := filepath.Join(dir, fifoName)
 	// 0622: init writes to it after switching to the container's user.
 	if err := unix.Mkfifo(fifo, 0o622); err != nil {
@@ -387,13 +412,16 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 
 	// The cgroup namespace is left out: init unshares it once the runtime
 	// has moved it into the container's cgroup, so that cgroup, not the
-	// caller's, is the namespace's root. The time namespace likewise, so
-	// its offsets can be written first.
-	newNS := plan.Create.Minus(libns.NewSet(libns.Cgroup, libns.Time))
+	// caller's, is the namespace's root.
+	newNS := plan.Create.Minus(libns.NewSet(libns.Cgroup))
 	joined := plan.Joined()
 	// After a joined user namespace the new ones must be created inside it,
-	// and joining pid or time needs the constructor's fork anyway.
-	inConstructor := joined.Has(libns.User) || joined.Has(libns.PID) || joined.Has(libns.Time)
+	// and joining pid or time needs the constructor's fork anyway. So does
+	// a new time namespace: its offsets are written after unshare and
+	// before any process is in it, and only a child enters it (Linux
+	// before 6.x does not move an exec'ing process into it: its threads
+	// then fail to start with EINVAL, as Debian 12's 6.1 shows).
+	inConstructor := joined.Has(libns.User) || joined.Has(libns.PID) || joined.Has(libns.Time) || newNS.Has(libns.Time)
 	attr := &syscall.SysProcAttr{}
 	if cgroupDir != nil {
 		// CLONE_INTO_CGROUP: the constructor's fork, when there is one,
@@ -401,10 +429,17 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 		attr.UseCgroupFD, attr.CgroupFD = true, int(cgroupDir.Fd())
 	}
 	var unshare libns.Set
-	if inConstructor {
-		unshare = newNS
-	} else {
+	switch {
+	case !inConstructor:
 		attr.Cloneflags = newNS.CloneFlags()
+	case newNS.Has(libns.User) && len(joins) == 0:
+		// A new user namespace still comes from clone, so that the
+		// runtime writes its id maps; the constructor, root in it,
+		// creates the rest there.
+		attr.Cloneflags = libns.NewSet(libns.User).CloneFlags()
+		unshare = newNS.Minus(libns.NewSet(libns.User))
+	default:
+		unshare = newNS
 	}
 	if plan.Create.Has(libns.User) {
 		attr.UidMappings = idMaps(s.Linux.UIDMappings)
@@ -416,10 +451,18 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 		attr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
 	extra := []*os.File{child, fifoFd} // fds 3 and 4
+	if logW != nil {
+		extra = append(extra, logW) // initproc.LogFd
+	}
 	env := []string{
 		// Go 1.25+ would otherwise open the host's cgroup cpu files at
 		// start-up and keep them open in init, inside the container.
 		"GODEBUG=containermaxprocs=0,updatemaxprocs=0",
+	}
+	if len(joins) == 0 {
+		// init opens the profile by path: only where that resolves in
+		// the host's tree, never inside a joined mount namespace.
+		env = append(env, phase.ChildEnv()...)
 	}
 	if console != nil {
 		extra = append(extra, console)
@@ -446,6 +489,14 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 			parent.Close()
 			return 0, nil, 0, nil, err
 		}
+		if unshare.Has(libns.Time) {
+			offsets, err := libns.TimeOffsets(s.Linux.TimeOffsets)
+			if err != nil {
+				parent.Close()
+				return 0, nil, 0, nil, err
+			}
+			env = append(env, libns.TimeOffsetsEnv+"="+offsets)
+		}
 		env = append(env, e)
 	}
 	if forks {
@@ -469,7 +520,9 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 	}
 	// The clone happens on this thread; keep it from being reused mid-way.
 	goruntime.LockOSThread()
+	phase.Mark("init-spawn")
 	err = cmd.Start()
+	phase.Mark("init-execd")
 	goruntime.UnlockOSThread()
 	pidW.Close()
 	if err != nil {
@@ -585,7 +638,7 @@ func isolating(plan spec.Plan, joins []libns.Join) (libns.Set, error) {
 	return set, nil
 }
 
-func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, isolated libns.Set, o CreateOptions, bundle string, hookState *specs.State, consoleFd int, preserved []int, hostRootMnt uint64, selinuxOn bool) error {
+func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, isolated libns.Set, o CreateOptions, bundle string, hookState *specs.State, consoleFd int, preserved []int, hostRootMnt uint64, selinuxOn, log bool) error {
 	cfg := initproc.Config{
 		ConsoleFd:   consoleFd,
 		PreserveFds: preserved,
@@ -597,6 +650,10 @@ func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, isolated libns.Set
 		Joined:        isolated.Minus(plan.Create).Names(),
 		HostRootMount: hostRootMnt,
 		SELinux:       selinuxOn,
+		Log:           log,
+		// With a user namespace, init's root may not reach a source that
+		// host root can: the runtime opens them for it.
+		BindSources: plan.Create.Has(libns.User) && hasBindMount(s, bundle),
 	}
 	if err := json.NewEncoder(sync).Encode(&cfg); err != nil {
 		return fmt.Errorf("send config to init: %w", err)
@@ -623,4 +680,38 @@ func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
 		out[i] = syscall.SysProcIDMap{ContainerID: int(e.ContainerID), HostID: int(e.HostID), Size: int(e.Size)}
 	}
 	return out
+}
+
+func hasBindMount(s *specs.Spec, bundle string) bool {
+	idx, _ := initproc.BindSourcePaths(s, bundle)
+	return len(idx) > 0
+}
+
+// sendBindSources answers init's request: the bind sources, opened in its
+// mount namespace. On failure init gets a message without fds and gives
+// up; the error here is the one reported.
+func sendBindSources(sync *os.File, pid int, s *specs.Spec, bundle string) error {
+	idx, paths := initproc.BindSourcePaths(s, bundle)
+	files, err := openInMountNS(pid, paths)
+	if err != nil {
+		_ = unix.Sendmsg(int(sync.Fd()), []byte{'E'}, nil, nil, 0)
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			for k, p := range paths {
+				if pe.Path == p {
+					return fmt.Errorf("unable to start container process: mounts[%d] (bind on %s): %w", idx[k], s.Mounts[idx[k]].Destination, err)
+				}
+			}
+		}
+		return fmt.Errorf("unable to start container process: bind sources: %w", err)
+	}
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	if err := sendFds(sync, files); err != nil {
+		return fmt.Errorf("send bind sources to init: %w", err)
+	}
+	return nil
 }

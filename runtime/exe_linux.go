@@ -8,9 +8,10 @@ import (
 )
 
 // maxChildFds bounds the fds init or an exec'd process gets from rung
-// apart from --preserve-fds: stdio, sync socket, fifo or pid pipe,
-// console, root, pid pipe, one per namespace kind joined.
-const maxChildFds = 3 + 2 + 1 + 1 + 1 + 8
+// apart from --preserve-fds: stdio, sync socket, fifo or pid pipe, log
+// pipe, console, root, pid pipe, one per namespace kind joined, and one
+// spare.
+const maxChildFds = 3 + 2 + 1 + 1 + 1 + 1 + 8 + 1
 
 // sealedExe returns an fd of rung's own binary on a private, detached,
 // read-only bind mount. init is exec'd through it (/proc/self/fd/N), so

@@ -30,6 +30,12 @@ type ExecOptions struct {
 	ConsoleSocket string // where the pty master goes when Process.Terminal
 	PreserveFds   int    // rung's fds 3 .. 3+N-1 go on to the process
 	PidfdSocket   string // receives a pidfd of the process
+	// IgnorePaused execs into a paused container: the process joins the
+	// frozen cgroup and starts once the container is resumed.
+	IgnorePaused bool
+	// SubCgroups (--cgroup, from ParseSubCgroups) puts the process in
+	// sub-cgroups of the container's.
+	SubCgroups map[string]string
 }
 
 // Exec runs a new process in the container: in every namespace the
@@ -43,7 +49,13 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 		return -1, errNotRunning
 	case Paused:
 		// Its cgroup is frozen: the new process would freeze on joining it.
-		return -1, errors.New("cannot exec in a paused container: container not running")
+		if !o.IgnorePaused {
+			return -1, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
+		}
+	}
+	cgroupPaths, err := execCgroupPaths(c.Rec.Cgroup.dirs(), o.SubCgroups)
+	if err != nil {
+		return -1, err
 	}
 	if err := checkPreserved(o.PreserveFds); err != nil {
 		return -1, err
@@ -102,6 +114,13 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 		return -1, err
 	}
 	extra := []*os.File{child, pidW} // fds 3 and 4
+	execLog, err := newChildLog()
+	if err != nil {
+		return -1, err
+	}
+	if execLog.w != nil {
+		extra = append(extra, execLog.w) // initproc.LogFd
+	}
 	consoleFd := 0
 	if consoleFile != nil {
 		defer consoleFile.Close()
@@ -172,6 +191,7 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 	err = cmd.Start()
 	child.Close()
 	pidW.Close()
+	execLog.started()
 	if err != nil {
 		return -1, fmt.Errorf("start exec process: %w", err)
 	}
@@ -218,7 +238,7 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 		return -1, err
 	}
 	killpoint.Hit(killpoint.ExecJoined)
-	for _, path := range c.Rec.Cgroup.dirs() {
+	for _, path := range cgroupPaths {
 		if err := cgroups.WriteCgroupProc(path, pid); err != nil {
 			kill()
 			return -1, fmt.Errorf("join the container's cgroup %s: %w", path, err)
@@ -229,7 +249,7 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 	if c.Rec.Config != nil && c.Rec.Config.Linux != nil {
 		seccomp = c.Rec.Config.Linux.Seccomp
 	}
-	if err := json.NewEncoder(parent).Encode(initproc.ExecConfig{Process: o.Process, Seccomp: seccomp, ConsoleFd: consoleFd, PreserveFds: childPreserved, RootFd: rootFd, SELinux: selinuxOn}); err != nil {
+	if err := json.NewEncoder(parent).Encode(initproc.ExecConfig{Process: o.Process, Seccomp: seccomp, ConsoleFd: consoleFd, PreserveFds: childPreserved, RootFd: rootFd, SELinux: selinuxOn, Log: execLog.w != nil}); err != nil {
 		kill()
 		return -1, fmt.Errorf("send process to exec: %w", err)
 	}
@@ -237,12 +257,15 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 	var reply initproc.Reply
 	if err := json.NewDecoder(parent).Decode(&reply); err == nil && reply.Error != "" {
 		_, _ = unix.Wait4(pid, nil, 0, nil)
-		return -1, fmt.Errorf("exec failed: unable to start container process: %s", reply.Error)
+		execLog.wait()
+		return -1, fmt.Errorf("unable to start container process: %s", reply.Error)
 	} else if err != nil && !errors.Is(err, io.EOF) {
 		kill()
 		return -1, fmt.Errorf("exec: %w", err)
 	}
 	killpoint.Hit(killpoint.ExecStarted)
+	// The process closed its log just before its exec.
+	execLog.wait()
 	if o.PidFile != "" {
 		if err := writeFileAtomic(o.PidFile, []byte(strconv.Itoa(pid)), 0o644); err != nil {
 			return -1, fmt.Errorf("write pid file: %w", err)

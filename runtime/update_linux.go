@@ -1,8 +1,10 @@
 package runtime
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 
 	"github.com/opencontainers/cgroups"
@@ -12,8 +14,8 @@ import (
 // Update merges r into the container's linux.resources, applies the
 // merged resources to its cgroup and records them, so the next update
 // and `events` start from what is in effect. Fields r leaves unset keep
-// their value. Devices are never changed by an update (as with runc): a
-// resources update must not be a way to widen device access.
+// their value. Device rules are added after the container's own, so the
+// latest rule for a device decides (updateDevices).
 func (c *Container) Update(r *specs.LinuxResources) error {
 	lock, err := lockDir(c.dir, true)
 	if err != nil {
@@ -29,6 +31,10 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 	s := c.Rec.Config
 	if s.Linux.Resources == nil {
 		s.Linux.Resources = &specs.LinuxResources{}
+	}
+	newRules, err := deviceRules(r.Devices)
+	if err != nil {
+		return err
 	}
 	mergeResources(s.Linux.Resources, r)
 	cg, warnings, err := cgroupConfig(s, c.Rec.ID, c.Rec.Cgroup.Systemd)
@@ -51,6 +57,12 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 			return err
 		}
 	}
+	if len(newRules) > 0 {
+		if err := updateDevices(m, cg, newRules); err != nil {
+			return fmt.Errorf("linux.resources.devices: %w", err)
+		}
+		s.Linux.Resources.Devices = append(s.Linux.Resources.Devices, r.Devices...)
+	}
 	return writeRecord(c.dir, c.Rec)
 }
 
@@ -65,6 +77,16 @@ func setKernelTCP(m cgroups.Manager, limit int64) error {
 		return fmt.Errorf("linux.resources.memory.kernelTCP: %w", err)
 	}
 	return nil
+}
+
+// DecodeResources reads the linux.resources object of `update --resources`.
+// Like runc, it reads the first JSON value and ignores what follows.
+func DecodeResources(in io.Reader) (*specs.LinuxResources, error) {
+	r := &specs.LinuxResources{}
+	if err := json.NewDecoder(in).Decode(r); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // mergeResources sets in dst every field that src sets.

@@ -14,20 +14,40 @@ const (
 	templateIDSize = 65536
 )
 
-// Template is the default config.json `rung spec` writes: the same process,
-// mounts and masked paths as `runc spec`, with the namespace set of the
-// requested rung. Rungs below Strict get no uts (so no hostname); the None
-// rung gets no mounts at all, since without a mount namespace they would
-// land on the host. terminal is false: a terminal needs --console-socket,
-// which an engine provides and a plain `rung run` does not.
+// Default is the config.json `rung spec` writes without --isolation: runc's
+// template field by field (scripts written for runc go `spec`, then `run
+// -d --console-socket`, which needs terminal: true), so also runc's
+// namespace list in runc's order. Like runc, it adds a cgroup namespace
+// only on a pure cgroup v2 host (cgroupNS): on v1 a cgroup namespace
+// still shows the host's hierarchy paths above the container's. Two
+// fields differ on purpose: ociVersion is the spec version rung
+// implements, and the hostname names rung.
+func Default(cgroupNS bool) *specs.Spec {
+	s := Template(libns.Strict)
+	s.Linux.Namespaces = nil
+	for _, t := range []specs.LinuxNamespaceType{specs.PIDNamespace, specs.NetworkNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.MountNamespace} {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: t})
+	}
+	if cgroupNS {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
+	}
+	return s
+}
+
+// Template is the config.json `rung spec --isolation` writes: the same
+// process, mounts and masked paths as `runc spec` (terminal: true
+// included), with the namespace set of the requested rung. Rungs below
+// Strict get no uts (so no hostname); the None rung gets no mounts at
+// all, since without a mount namespace they would land on the host.
 func Template(r libns.Rung) *specs.Spec {
 	caps := []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}
 	s := &specs.Spec{
 		Version: specs.Version,
 		Root:    &specs.Root{Path: "rootfs", Readonly: true},
 		Process: &specs.Process{
-			User: specs.User{UID: 0, GID: 0},
-			Args: []string{"sh"},
+			Terminal: true,
+			User:     specs.User{UID: 0, GID: 0},
+			Args:     []string{"sh"},
 			Env: []string{
 				"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 				"TERM=xterm",

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // TestCgroupLimitsInEffect: memory and pids limits are set on the
@@ -21,10 +22,18 @@ func TestCgroupLimitsInEffect(t *testing.T) {
 		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit}
 		s.Linux.Resources.Pids = &specs.LinuxPids{Limit: pids}
 		s.Process.Args = []string{"sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; grep memory /proc/self/cgroup"}
+		if cgroupV2() {
+			s.Process.Args[2] = "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max; grep '^0::' /proc/self/cgroup"
+		}
 	})
 	r := e.must("run", "--bundle", b, "cg")
-	// The hierarchy number before ":memory:" differs between machines.
-	if !strings.HasPrefix(r.stdout, "67108864\n20\n") || !strings.HasSuffix(r.stdout, ":memory:/\n") {
+	// The hierarchy number before ":memory:" differs between machines; v2
+	// has the one hierarchy, 0.
+	self := ":memory:/\n"
+	if cgroupV2() {
+		self = "\n0::/\n"
+	}
+	if !strings.HasPrefix(r.stdout, "67108864\n20\n") || !strings.HasSuffix(r.stdout, self) {
 		t.Fatalf("inside the container:\n%s", r.stdout)
 	}
 	e.noLeftovers("cg")
@@ -36,12 +45,7 @@ func TestCgroupLimitsInEffect(t *testing.T) {
 		sleeper(s)
 	})
 	e.must("run", "-d", "--bundle", b, "cgd")
-	var pidsDir string
-	for _, d := range cgroupDirs("cgd") {
-		if strings.HasPrefix(d, "/sys/fs/cgroup/pids/") {
-			pidsDir = d
-		}
-	}
+	pidsDir := controllerDir("cgd", "pids")
 	if data, err := os.ReadFile(filepath.Join(pidsDir, "pids.max")); err != nil || string(data) != "20\n" {
 		t.Fatalf("pids.max of %s: %q %v", pidsDir, data, err)
 	}
@@ -68,37 +72,61 @@ func TestFailedCreateLeavesNoCgroup(t *testing.T) {
 
 // TestDeviceRulesInOrderAndKernelTCP: the devices cgroup lists the config's
 // rules first and in their order (runtime spec), then rung's defaults; the
-// TCP buffer limit, which cgroup v1 still enforces, is set.
+// TCP buffer limit, which cgroup v1 still enforces, is set. On cgroup v2,
+// which has no TCP buffer limit, the field is refused, and the rules (an
+// eBPF program there, not a list to read) are checked by their effect.
 func TestDeviceRulesInOrderAndKernelTCP(t *testing.T) {
 	e := newEnv(t)
 	major, minor, tcp := int64(10), int64(229), int64(32<<20)
+	v2 := cgroupV2()
 	b := e.bundle("b", "strict", func(s *specs.Spec) {
 		sleeper(s)
 		s.Linux.Resources.Devices = append(s.Linux.Resources.Devices,
 			specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: &major, Minor: &minor, Access: "rwm"})
 		s.Linux.Resources.Memory = &specs.LinuxMemory{KernelTCP: &tcp}
 	})
-	e.must("run", "-d", "--bundle", b, "dev")
-	var devDir, memDir string
-	for _, d := range cgroupDirs("dev") {
-		switch {
-		case strings.HasPrefix(d, "/sys/fs/cgroup/devices/"):
-			devDir = d
-		case strings.HasPrefix(d, "/sys/fs/cgroup/memory/"):
-			memDir = d
+	if v2 {
+		if r := e.rung("run", "-d", "--bundle", b, "dev"); r.code == 0 || !strings.Contains(r.stderr, "kernelTCP") {
+			t.Fatalf("kernelTCP on cgroup v2: exit %d %q, want it refused naming the field", r.code, r.stderr)
+		}
+		e.noLeftovers("dev")
+		e.editSpec(b, func(s *specs.Spec) { s.Linux.Resources.Memory = nil })
+	}
+	// Nodes made by the host in the rootfs: fuse (allowed by the config's
+	// rule) and kmsg (allowed by no rule; its write open needs no
+	// capability, so only the devices cgroup can refuse it).
+	for name, dev := range map[string]int{"fuse": int(unix.Mkdev(10, 229)), "kmsg": int(unix.Mkdev(1, 11))} {
+		if err := unix.Mknod(filepath.Join(b, "rootfs/tmp", name), unix.S_IFCHR|0o666, dev); err != nil {
+			t.Fatal(err)
 		}
 	}
-	list, err := os.ReadFile(filepath.Join(devDir, "devices.list"))
-	if err != nil || !strings.HasPrefix(string(list), "c 10:229 rwm\nc *:* m\nb *:* m\nc 1:3 rwm\n") {
-		t.Fatalf("devices.list %v:\n%s", err, list)
-	}
-	if data, err := os.ReadFile(filepath.Join(memDir, "memory.kmem.tcp.limit_in_bytes")); err != nil || string(data) != "33554432\n" {
-		t.Fatalf("kmem.tcp limit: %q %v", data, err)
+	e.must("run", "-d", "--bundle", b, "dev")
+	if !v2 {
+		var devDir, memDir string
+		for _, d := range cgroupDirs("dev") {
+			switch {
+			case strings.HasPrefix(d, "/sys/fs/cgroup/devices/"):
+				devDir = d
+			case strings.HasPrefix(d, "/sys/fs/cgroup/memory/"):
+				memDir = d
+			}
+		}
+		list, err := os.ReadFile(filepath.Join(devDir, "devices.list"))
+		if err != nil || !strings.HasPrefix(string(list), "c 10:229 rwm\nc *:* m\nb *:* m\nc 1:3 rwm\n") {
+			t.Fatalf("devices.list %v:\n%s", err, list)
+		}
+		if data, err := os.ReadFile(filepath.Join(memDir, "memory.kmem.tcp.limit_in_bytes")); err != nil || string(data) != "33554432\n" {
+			t.Fatalf("kmem.tcp limit: %q %v", data, err)
+		}
 	}
 	// The default devices stay usable after the config's rules.
 	r := e.must("exec", "dev", "sh", "-c", "echo ok > /dev/null && echo null-ok")
 	if !strings.Contains(r.stdout, "null-ok") {
 		t.Fatalf("inside: %q", r.stdout)
+	}
+	r = e.rung("exec", "dev", "sh", "-c", ": < /tmp/fuse && echo fuse-ok; echo x > /tmp/kmsg && echo kmsg-written")
+	if !strings.Contains(r.stdout, "fuse-ok") || strings.Contains(r.stdout, "kmsg-written") || !strings.Contains(r.stderr, "Operation not permitted") {
+		t.Fatalf("device rules in effect: exit %d %q %q", r.code, r.stdout, r.stderr)
 	}
 	e.must("delete", "-f", "dev")
 	e.noLeftovers("dev")
@@ -118,6 +146,9 @@ func TestCgroupMountWithoutCgroupNamespace(t *testing.T) {
 		s.Linux.Namespaces = ns
 		s.Linux.Resources = &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: 42}}
 		s.Process.Args = []string{"sh", "-c", "cat /sys/fs/cgroup/pids/pids.max; ls /sys/fs/cgroup/pids | grep -c '^user.slice\\|^system.slice\\|^process_api' ; touch /sys/fs/cgroup/pids/x 2>&1"}
+		if cgroupV2() {
+			s.Process.Args[2] = "cat /sys/fs/cgroup/pids.max; ls /sys/fs/cgroup | grep -c '^user.slice\\|^system.slice\\|^process_api' ; touch /sys/fs/cgroup/x 2>&1"
+		}
 	})
 	r := e.rung("run", "--bundle", b, "c")
 	if !strings.HasPrefix(r.stdout, "42\n0\n") || !strings.Contains(r.stdout, "Read-only file system") {

@@ -155,7 +155,7 @@ func TestPreserveFds(t *testing.T) {
 		files[i] = f
 	}
 	launch := func(args ...string) result {
-		cmd := execCommand(rungBin, append([]string{"--root", e.root}, args...)...)
+		cmd := execCommand(rungBin, rungArgs(append([]string{"--root", e.root}, args...)...)...)
 		cmd.ExtraFiles = files // fds 3 and 4 in rung
 		return run(cmd)
 	}

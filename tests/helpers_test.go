@@ -17,6 +17,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/rungrt/rung/tests/fixture"
 )
@@ -25,6 +26,19 @@ var (
 	rungBin   string // the binary under test
 	probeBin  string
 	rootfsTpl string // a busybox rootfs, copied per bundle
+	// globalFlags go before the command in every rung call the tests make
+	// on a container (RUNG_TEST_GLOBAL_FLAGS, e.g. "--systemd-cgroup"), so
+	// the whole suite can run under another cgroup manager.
+	globalFlags []string
+)
+
+// Environment overrides, for a precompiled tests.test run where there is
+// no Go toolchain (the VM in tests/vm): the rung binary and the static
+// probe to use instead of building them, and extra global flags.
+const (
+	envBinary      = "RUNG_TEST_BINARY"
+	envProbe       = "RUNG_TEST_PROBE"
+	envGlobalFlags = "RUNG_TEST_GLOBAL_FLAGS"
 )
 
 func TestMain(m *testing.M) {
@@ -49,18 +63,53 @@ func TestMain(m *testing.M) {
 }
 
 func setup(work string) error {
-	rungBin = filepath.Join(work, "rung")
-	if out, err := exec.Command("go", "build", "-o", rungBin, "..").CombinedOutput(); err != nil {
-		return fmt.Errorf("build rung: %v\n%s", err, out)
+	globalFlags = strings.Fields(os.Getenv(envGlobalFlags))
+	var err error
+	if rungBin, err = prebuilt(envBinary); err != nil {
+		return err
 	}
-	probeBin = filepath.Join(work, "probe")
-	build := exec.Command("go", "build", "-tags", "netgo osusergo", "-o", probeBin, "./probe")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("build probe: %v\n%s", err, out)
+	if rungBin == "" {
+		rungBin = filepath.Join(work, "rung")
+		if out, err := exec.Command("go", "build", "-o", rungBin, "..").CombinedOutput(); err != nil {
+			return fmt.Errorf("build rung: %v\n%s", err, out)
+		}
+	}
+	if probeBin, err = prebuilt(envProbe); err != nil {
+		return err
+	}
+	if probeBin == "" {
+		probeBin = filepath.Join(work, "probe")
+		build := exec.Command("go", "build", "-tags", "netgo osusergo", "-o", probeBin, "./probe")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			return fmt.Errorf("build probe: %v\n%s", err, out)
+		}
 	}
 	rootfsTpl = filepath.Join(work, "rootfs")
 	return fixture.Rootfs(rootfsTpl, map[string]string{"bin/probe": probeBin})
+}
+
+// prebuilt returns the absolute path of the binary named by the
+// environment variable, "" when it is unset; a named binary that is not
+// there is an error, not a silent fallback to building one.
+func prebuilt(name string) (string, error) {
+	p := os.Getenv(name)
+	if p == "" {
+		return "", nil
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", name, err)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return "", fmt.Errorf("%s: %w", name, err)
+	}
+	return abs, nil
+}
+
+// rungArgs is a rung command line: the global flags, then args.
+func rungArgs(args ...string) []string {
+	return append(append([]string{}, globalFlags...), args...)
 }
 
 // env is one test's private world: a state root and its bundles.
@@ -80,17 +129,18 @@ func newEnv(t *testing.T) *env {
 	e := &env{t: t, dir: dir, root: filepath.Join(dir, "state")}
 	t.Cleanup(func() {
 		// Tear down what a failing test left, then insist there was nothing.
-		out, _ := exec.Command(rungBin, "--root", e.root, "list", "-q").Output()
+		out, _ := exec.Command(rungBin, rungArgs("--root", e.root, "list", "-q")...).Output()
 		for _, id := range strings.Fields(string(out)) {
-			exec.Command(rungBin, "--root", e.root, "delete", "--force", id).Run()
+			exec.Command(rungBin, rungArgs("--root", e.root, "delete", "--force", id)...).Run()
 		}
 		os.RemoveAll(dir)
 	})
 	return e
 }
 
-// bundle makes a bundle with the rung spec template at rung r, changed by
-// edit. It returns the bundle directory.
+// bundle makes a bundle with the rung spec template at rung r (runc's
+// default template when r is ""), changed by edit. It returns the bundle
+// directory.
 func (e *env) bundle(name, rung string, edit func(s *specs.Spec)) string {
 	e.t.Helper()
 	b := filepath.Join(e.dir, name)
@@ -100,10 +150,17 @@ func (e *env) bundle(name, rung string, edit func(s *specs.Spec)) string {
 	if out, err := exec.Command("cp", "-a", rootfsTpl, filepath.Join(b, "rootfs")).CombinedOutput(); err != nil {
 		e.t.Fatalf("copy rootfs: %v %s", err, out)
 	}
-	if r := e.rung("spec", "--bundle", b, "--isolation", rung); r.code != 0 {
+	args := []string{"spec", "--bundle", b}
+	if rung != "" {
+		args = append(args, "--isolation", rung)
+	}
+	if r := e.rung(args...); r.code != 0 {
 		e.t.Fatalf("rung spec: %s", r.stderr)
 	}
 	e.editSpec(b, func(s *specs.Spec) {
+		// The template asks for a terminal, as runc's does; the tests run
+		// on plain stdio unless they ask for one.
+		s.Process.Terminal = false
 		s.Process.Env = append(s.Process.Env, markerVar+"="+e.dir)
 		if edit != nil {
 			edit(s)
@@ -140,7 +197,7 @@ type result struct {
 // rung runs the binary with this env's --root.
 func (e *env) rung(args ...string) result {
 	e.t.Helper()
-	return run(exec.Command(rungBin, append([]string{"--root", e.root}, args...)...))
+	return run(exec.Command(rungBin, rungArgs(append([]string{"--root", e.root}, args...)...)...))
 }
 
 // run captures output through files, not pipes: a detached container
@@ -302,8 +359,28 @@ func (e *env) noLeftovers(id string) {
 	}
 }
 
+// cgroupV2 reports whether the host has a pure cgroup v2 hierarchy (as
+// Debian 12 with systemd does, in tests/vm) rather than v1 hierarchies.
+func cgroupV2() bool {
+	var st unix.Statfs_t
+	return unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
+}
+
+// controllerDir is where container id's default cgroup for a v1
+// controller is: that controller's hierarchy on v1, the one unified
+// hierarchy on v2. "" when there is none.
+func controllerDir(id, controller string) string {
+	for _, d := range cgroupDirs(id) {
+		if cgroupV2() || strings.HasPrefix(d, "/sys/fs/cgroup/"+controller+"/") {
+			return d
+		}
+	}
+	return ""
+}
+
 // cgroupDirs lists where container id's default cgroup (named after it,
-// under the test's own cgroup) would be in each hierarchy.
+// under the test's own cgroup on v1, beside it on v2) would be in each
+// hierarchy.
 func cgroupDirs(id string) []string {
 	data, _ := os.ReadFile("/proc/self/cgroup")
 	var out []string
@@ -326,7 +403,14 @@ func cgroupDirs(id string) []string {
 			}
 			mnt = "/sys/fs/cgroup"
 		}
-		out = append(out, filepath.Join(mnt, parts[2], id))
+		own := parts[2]
+		if cgroupV2() {
+			// On v2 the library puts it beside the caller's cgroup, not in
+			// it: a cgroup holding processes cannot enable controllers for
+			// its children (as runc does).
+			own = filepath.Dir(own)
+		}
+		out = append(out, filepath.Join(mnt, own, id))
 	}
 	return out
 }

@@ -258,17 +258,15 @@ func TestSharedPidNamespaceLeftovers(t *testing.T) {
 	e := newEnv(t)
 	// cgroupProcs reads the pids in container id's pids cgroup.
 	cgroupProcs := func(id string) []string {
-		for _, d := range cgroupDirs(id) {
-			if strings.Contains(d, "/pids/") {
-				data, err := os.ReadFile(filepath.Join(d, "cgroup.procs"))
-				if err != nil {
-					t.Fatalf("read %s: %v", d, err)
-				}
-				return strings.Fields(string(data))
-			}
+		d := controllerDir(id, "pids")
+		if d == "" {
+			t.Fatal("no pids cgroup")
 		}
-		t.Fatal("no pids cgroup")
-		return nil
+		data, err := os.ReadFile(filepath.Join(d, "cgroup.procs"))
+		if err != nil {
+			t.Fatalf("read %s: %v", d, err)
+		}
+		return strings.Fields(string(data))
 	}
 	// orphans starts id, whose init forks two sleeps and is then killed
 	// alone: the sleeps outlive it.

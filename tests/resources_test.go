@@ -10,12 +10,6 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// unifiedHost: a pure cgroup v2 host (the VM's), not v1 or hybrid.
-func unifiedHost() bool {
-	_, err := os.Stat("/sys/fs/cgroup/cgroup.controllers")
-	return err == nil
-}
-
 // resourceDir is the directory of the cgroup pid is in that holds file:
 // the v2 cgroup on a unified host, else the v1 hierarchy named by the
 // file's prefix (memory.limit_in_bytes → memory).
@@ -30,9 +24,9 @@ func resourceDir(t *testing.T, pid int, file string) string {
 		parts := strings.SplitN(line, ":", 3)
 		switch {
 		case len(parts) != 3:
-		case unifiedHost() && parts[0] == "0":
+		case cgroupV2() && parts[0] == "0":
 			return filepath.Join("/sys/fs/cgroup", parts[2])
-		case !unifiedHost() && parts[1] == controller:
+		case !cgroupV2() && parts[1] == controller:
 			return filepath.Join("/sys/fs/cgroup", controller, parts[2])
 		}
 	}
@@ -61,7 +55,7 @@ func TestEveryResourceInEffect(t *testing.T) {
 	shares, quota, period := uint64(1024), int64(50000), uint64(100000)
 	pids := int64(77)
 	weight := uint16(500)
-	v2 := unifiedHost()
+	v2 := cgroupV2()
 	b := e.bundle("b", "strict", func(s *specs.Spec) {
 		sleeper(s)
 		r := &specs.LinuxResources{

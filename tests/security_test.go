@@ -59,7 +59,7 @@ func TestLeakedHostFdNeverReachesContainer(t *testing.T) {
 	}
 	defer leak.Close()
 	launch := func(args ...string) result {
-		cmd := exec.Command(rungBin, append([]string{"--root", e.root}, args...)...)
+		cmd := exec.Command(rungBin, rungArgs(append([]string{"--root", e.root}, args...)...)...)
 		// ExtraFiles are inherited without close-on-exec, as an engine's
 		// stray fd would be: it lands as fd 3 in rung.
 		cmd.ExtraFiles = []*os.File{leak}

@@ -16,17 +16,30 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// cgroupFile reads a file of a live process' v1 cgroup for controller.
+// cgroupFile reads a file of a live process' cgroup: its v1 cgroup for
+// controller, or on a cgroup v2 host its one cgroup (file is then the v2
+// name).
 func cgroupFile(t *testing.T, pid int, controller, file string) string {
 	t.Helper()
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
+	v2 := cgroupV2()
 	for _, line := range strings.Split(string(data), "\n") {
 		parts := strings.SplitN(line, ":", 3)
-		if len(parts) == 3 && parts[1] == controller {
-			v, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", controller, parts[2], file))
+		if len(parts) != 3 {
+			continue
+		}
+		dir := ""
+		switch {
+		case v2 && parts[0] == "0" && parts[1] == "":
+			dir = filepath.Join("/sys/fs/cgroup", parts[2])
+		case !v2 && parts[1] == controller:
+			dir = filepath.Join("/sys/fs/cgroup", controller, parts[2])
+		}
+		if dir != "" {
+			v, err := os.ReadFile(filepath.Join(dir, file))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -69,11 +82,16 @@ func TestUpdateAndEvents(t *testing.T) {
 	e.must("run", "-d", "--bundle", b, "u")
 	pid := e.state("u").Pid
 
+	// v1 files, or their v2 names and format.
+	memFile, cpuFile, cpuWant := "memory.limit_in_bytes", "cpu.cfs_quota_us", "50000"
+	if cgroupV2() {
+		memFile, cpuFile, cpuWant = "memory.max", "cpu.max", "50000 100000"
+	}
 	e.must("update", "--memory", "64m", "--pids-limit", "5", "--cpu-period", "100000", "--cpu-quota", "50000", "u")
-	if got := cgroupFile(t, pid, "memory", "memory.limit_in_bytes"); got != strconv.Itoa(64<<20) {
+	if got := cgroupFile(t, pid, "memory", memFile); got != strconv.Itoa(64<<20) {
 		t.Fatalf("memory limit after update: %s", got)
 	}
-	if got := cgroupFile(t, pid, "cpu", "cpu.cfs_quota_us"); got != "50000" {
+	if got := cgroupFile(t, pid, "cpu", cpuFile); got != cpuWant {
 		t.Fatalf("cpu quota after update: %s", got)
 	}
 	// The pids limit is in effect inside: the sixth process cannot fork.
@@ -83,7 +101,7 @@ func TestUpdateAndEvents(t *testing.T) {
 	}
 
 	// --resources from stdin; fields it leaves out keep their value.
-	cmd := exec.Command(rungBin, "--root", e.root, "update", "--resources", "-", "u")
+	cmd := exec.Command(rungBin, rungArgs("--root", e.root, "update", "--resources", "-", "u")...)
 	cmd.Stdin = strings.NewReader(`{"pids": {"limit": 50}}`)
 	if r := run(cmd); r.code != 0 {
 		t.Fatalf("update -r -: %s", r.stderr)
@@ -91,7 +109,7 @@ func TestUpdateAndEvents(t *testing.T) {
 	if got := cgroupFile(t, pid, "pids", "pids.max"); got != "50" {
 		t.Fatalf("pids.max after update -r: %s", got)
 	}
-	if got := cgroupFile(t, pid, "memory", "memory.limit_in_bytes"); got != strconv.Itoa(64<<20) {
+	if got := cgroupFile(t, pid, "memory", memFile); got != strconv.Itoa(64<<20) {
 		t.Fatalf("memory limit lost by a pids update: %s", got)
 	}
 
@@ -105,8 +123,10 @@ func TestUpdateAndEvents(t *testing.T) {
 		t.Fatalf("stats event: %+v", ev)
 	}
 	// The stream: a stats line per interval, ending when the container stops.
-	stream := exec.Command(rungBin, "--root", e.root, "events", "--interval", "200ms", "u")
+	stream := exec.Command(rungBin, rungArgs("--root", e.root, "events", "--interval", "200ms", "u")...)
 	pipe, _ := stream.StdoutPipe()
+	var streamErr strings.Builder
+	stream.Stderr = &streamErr
 	if err := stream.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +147,7 @@ func TestUpdateAndEvents(t *testing.T) {
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("events stream ended with %v", err)
+			t.Fatalf("events stream ended with %v: %s", err, streamErr.String())
 		}
 	case <-time.After(10 * time.Second):
 		stream.Process.Kill()

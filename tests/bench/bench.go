@@ -7,28 +7,69 @@ import (
 	"time"
 )
 
-// The operations in report order. The RSS ones are KiB, the rest ms.
+// The operations in report order. Units: see unit().
 const (
-	opRun       = "run"
-	opCreate    = "create"
-	opStart     = "start"
-	opState     = "state"
-	opKill      = "kill"
-	opDelete    = "delete"
-	opCreateRSS = "create-peak-RSS"
-	opStateRSS  = "state-peak-RSS"
+	opRun        = "run"
+	opRunIdle    = "run-after-idle"
+	opRunSecc    = "run-seccomp"
+	opCreate     = "create"
+	opStart      = "start"
+	opState      = "state"
+	opExec       = "exec"
+	opKill       = "kill"
+	opDelete     = "delete"
+	opRunCPU     = "run-CPU"
+	opSeccCPU    = "run-seccomp-CPU"
+	opCreateCPU  = "create-CPU"
+	opExecCPU    = "exec-CPU"
+	opTput1      = "throughput-1"
+	opTput8      = "throughput-8"
+	opCreateRSS  = "create-peak-RSS"
+	opRunRSS     = "run-peak-RSS"
+	opExecRSS    = "exec-peak-RSS"
+	opStateRSS   = "state-peak-RSS"
+	opParkedRSS  = "parked-init-RSS"
+	opParkedAnon = "parked-init-anon"
 )
 
-var ops = []string{opRun, opCreate, opStart, opState, opKill, opDelete, opCreateRSS, opStateRSS}
+var ops = []string{
+	opRun, opRunIdle, opRunSecc, opCreate, opStart, opState, opExec, opKill, opDelete,
+	opRunCPU, opSeccCPU, opCreateCPU, opExecCPU,
+	opTput1, opTput8,
+	opCreateRSS, opRunRSS, opExecRSS, opStateRSS, opParkedRSS, opParkedAnon,
+}
 
-func isRSS(op string) bool { return op == opCreateRSS || op == opStateRSS }
+// idleGap is how long the machine's runtimes rest before the
+// run-after-idle sample. The cgroup core's rcu_sync lets a writer of
+// cgroup_threadgroup_rwsem skip the RCU grace period only while the last
+// writer was recent; after ~100 ms idle a v1 attach waits for a full
+// grace period again, which back-to-back runs never show.
+const idleGap = 100 * time.Millisecond
+
+func unit(op string) string {
+	switch op {
+	case opCreateRSS, opRunRSS, opExecRSS, opStateRSS, opParkedRSS, opParkedAnon:
+		return "KiB"
+	case opTput1, opTput8:
+		return "ctr/s"
+	case opRunCPU, opSeccCPU, opCreateCPU, opExecCPU:
+		// CPU time: less at the mercy of a busy machine than wall time.
+		return "ms CPU"
+	}
+	return "ms"
+}
+
+func isRSS(op string) bool { return unit(op) == "KiB" }
 
 type bench struct {
-	bundles  bundles
-	runtimes []*runtime
-	samples  map[string]map[string][]float64 // runtime -> op -> values
-	failures []string
-	notes    []string
+	bundles    bundles
+	runtimes   []*runtime
+	samples    map[string]map[string][]float64 // runtime -> op -> values
+	failures   []string
+	notes      []string
+	baseline   []float64 // ms of fork+exec+reap of /bin/true: the machine's noise
+	load       []string  // /proc/loadavg when the bench started and ended
+	tputRounds int       // measured throughput rounds
 }
 
 // loop runs the warm-up and measured iterations. Within an iteration the
@@ -87,12 +128,42 @@ func (b *bench) iteration(rt *runtime, tag string, measured bool) {
 		rt.forceDelete(runID)
 	} else {
 		rec(opRun, ms(res.wall))
+		rec(opRunCPU, ms(res.cpu))
+		b.recordRSS(rt, opRunRSS, res, rec)
+	}
+
+	if b.bundles.seccomp != "" {
+		id := "seccomp-" + tag
+		if res := rt.exec("run", "--bundle", b.bundles.seccomp, id); res.err != nil {
+			fail(res.err)
+			rt.forceDelete(id)
+		} else {
+			rec(opRunSecc, ms(res.wall))
+			rec(opSeccCPU, ms(res.cpu))
+		}
 	}
 
 	cycleID := "cycle-" + tag
 	if err := b.cycle(rt, cycleID, rec); err != nil {
 		fail(err)
 		rt.forceDelete(cycleID)
+	}
+
+	time.Sleep(idleGap)
+	idleID := "idle-" + tag
+	if res := rt.exec("run", "--bundle", b.bundles.run, idleID); res.err != nil {
+		fail(res.err)
+		rt.forceDelete(idleID)
+	} else {
+		rec(opRunIdle, ms(res.wall))
+	}
+
+	// The same fork, exec and reap with no runtime in it: its spread is
+	// the machine's, and it lands among the runtimes' samples.
+	if measured {
+		if res := b.runtimes[0].run("/bin/true"); res.err == nil {
+			b.baseline = append(b.baseline, ms(res.wall))
+		}
 	}
 }
 
@@ -106,7 +177,21 @@ func (b *bench) cycle(rt *runtime, id string, rec func(string, float64)) error {
 		return res.err
 	}
 	rec(opCreate, ms(res.wall))
+	rec(opCreateCPU, ms(res.cpu))
 	b.recordRSS(rt, opCreateRSS, res, rec)
+
+	// The parked init: runc's is `runc init`, crun's is crun's own
+	// process, rung's is `rung init`; state names it for each.
+	res, st := rt.state(id)
+	if res.err != nil {
+		return res.err
+	}
+	if rss, anon, err := parkedRSS(st.Pid); err != nil {
+		b.failures = append(b.failures, fmt.Sprintf("%s parked init: %v", rt.name, err))
+	} else {
+		rec(opParkedRSS, float64(rss))
+		rec(opParkedAnon, float64(anon))
+	}
 
 	if res = rt.exec("start", id); res.err != nil {
 		return res.err
@@ -122,6 +207,13 @@ func (b *bench) cycle(rt *runtime, id string, rec func(string, float64)) error {
 	if status != "running" {
 		return fmt.Errorf("%s state %s after start: status %q, want running", rt.name, id, status)
 	}
+
+	if res = rt.exec("exec", id, "/bin/true"); res.err != nil {
+		return res.err
+	}
+	rec(opExec, ms(res.wall))
+	rec(opExecCPU, ms(res.cpu))
+	b.recordRSS(rt, opExecRSS, res, rec)
 
 	if res = rt.exec("kill", id, "KILL"); res.err != nil {
 		return res.err

@@ -11,10 +11,12 @@ import (
 	"github.com/rungrt/rung/tests/fixture"
 )
 
-// bundles are the two bundles every runtime uses: one whose process exits
-// at once (for `run`) and one that stays up (for the lifecycle cycle).
+// bundles are the bundles every runtime uses: one whose process exits at
+// once (for `run`), the same with an engine's seccomp profile, and one
+// that stays up (for the lifecycle cycle).
 type bundles struct {
-	run, cycle string
+	run, seccomp, cycle string
+	seccompErr          error // why there is no seccomp bundle
 }
 
 func makeBundles(work, rungBin string) (bundles, error) {
@@ -25,7 +27,35 @@ func makeBundles(work, rungBin string) (bundles, error) {
 	if err := makeBundle(b.cycle, rungBin, []string{"sleep", "1000"}); err != nil {
 		return bundles{}, err
 	}
+	seccomp := filepath.Join(work, "bundle-seccomp")
+	if err := makeBundle(seccomp, rungBin, []string{"/bin/true"}); err != nil {
+		return bundles{}, err
+	}
+	b.seccompErr = editConfig(filepath.Join(seccomp, "config.json"), func(c map[string]any) error {
+		var caps []string
+		if p, ok := c["process"].(map[string]any); ok {
+			if cs, ok := p["capabilities"].(map[string]any); ok {
+				for _, v := range asSlice(cs["bounding"]) {
+					caps = append(caps, fmt.Sprint(v))
+				}
+			}
+		}
+		sc, err := engineSeccomp(caps)
+		if err != nil {
+			return err
+		}
+		c["linux"].(map[string]any)["seccomp"] = sc
+		return nil
+	})
+	if b.seccompErr == nil {
+		b.seccomp = seccomp
+	}
 	return b, nil
+}
+
+func asSlice(v any) []any {
+	s, _ := v.([]any)
+	return s
 }
 
 // makeBundle writes a busybox rootfs and rung's default config.json into
@@ -46,6 +76,9 @@ func makeBundle(dir, rungBin string, args []string) error {
 			return fmt.Errorf("config.json has no process object")
 		}
 		proc["args"] = args
+		// The template asks for a terminal, as runc's does; the benchmark
+		// runs detached on plain stdio.
+		proc["terminal"] = false
 		// crun 1.8.1 refuses any ociVersion without "1.0" in it ("unknown
 		// version specified"), and rung writes 1.2.1. Nothing in rung's
 		// default config is newer than 1.0, so 1.0.2 (runc's) is still true.

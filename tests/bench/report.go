@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -11,7 +13,7 @@ import (
 // report prints the header, the table of medians and ratios, the notes and
 // failures, and then one BENCH line per operation for scripts.
 func (b *bench) report(w io.Writer, n, warmup int) {
-	header := []string{fmt.Sprintf("bench: N=%d (after %d warm-up), medians", n, warmup)}
+	header := []string{fmt.Sprintf("bench: N=%d (after %d warm-up), throughput %d rounds (after 1 warm-up), medians", n, warmup, b.tputRounds)}
 	for _, rt := range b.runtimes {
 		v := rt.version
 		if v == "" {
@@ -34,7 +36,36 @@ func (b *bench) report(w io.Writer, n, warmup int) {
 		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "(ratio < 1: rung is faster / lighter; (n=K): only K of the N samples succeeded)")
+	fmt.Fprintln(w, "(ratio < 1: rung is faster / lighter, except throughput (containers per second, create+start+delete -f"+
+		" streams, 1 or 8 in flight): there > 1 is better;"+
+		" ms CPU: user+system time of the command and the children it reaped (a run's init and container process; not a created container's init);"+
+		" (n=K): only K of the N samples succeeded)")
+
+	// The spread of every series: the machine's noise, shown rather than
+	// averaged away.
+	fmt.Fprintln(w, "\nspread: p90 / min / max of the same samples")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	head := []string{"operation", "unit"}
+	for _, rt := range b.runtimes {
+		head = append(head, rt.name)
+	}
+	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
+	for _, op := range ops {
+		cells := []string{op, unit(op)}
+		for _, rt := range b.runtimes {
+			cells = append(cells, spread(op, b.samples[rt.name][op]))
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
+	}
+	if len(b.baseline) > 0 {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t\n", "host /bin/true", "ms",
+			fmt.Sprintf("median %.2f, p90/min/max %s", median(b.baseline), spread("", b.baseline)))
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "(host /bin/true: fork, exec and reap of /bin/true by this program, once per iteration: no runtime in it)")
+	for _, l := range b.load {
+		fmt.Fprintf(w, "loadavg %s\n", l)
+	}
 
 	for _, rt := range b.runtimes {
 		if rt.broken != "" {
@@ -54,10 +85,7 @@ func (b *bench) report(w io.Writer, n, warmup int) {
 	fmt.Fprintln(w)
 	for _, op := range ops {
 		m := b.medians(op)
-		suffix := "_ms"
-		if isRSS(op) {
-			suffix = "_kib"
-		}
+		suffix := map[string]string{"ms": "_ms", "ms CPU": "_cpu_ms", "KiB": "_kib", "ctr/s": "_ctr_per_s"}[unit(op)]
 		fields := []string{"BENCH", "op=" + op}
 		for _, rt := range b.runtimes {
 			fields = append(fields, rt.name+suffix+"="+value(op, m[rt.name], "NA"))
@@ -86,6 +114,9 @@ func (b *bench) medians(op string) map[string]*float64 {
 // iterations failed.
 func (b *bench) cell(rt *runtime, op string, med *float64, n int) string {
 	s := value(op, med, "n/a")
+	if unit(op) == "ctr/s" {
+		n = b.tputRounds
+	}
 	if k := len(b.samples[rt.name][op]); med != nil && k < n {
 		s += fmt.Sprintf(" (n=%d)", k)
 	}
@@ -102,19 +133,14 @@ func median(s []float64) float64 {
 	return (c[mid-1] + c[mid]) / 2
 }
 
-func unit(op string) string {
-	if isRSS(op) {
-		return "KiB"
-	}
-	return "ms"
-}
-
 func value(op string, v *float64, missing string) string {
 	switch {
 	case v == nil:
 		return missing
 	case isRSS(op):
 		return fmt.Sprintf("%.0f", *v)
+	case unit(op) == "ctr/s":
+		return fmt.Sprintf("%.1f", *v)
 	default:
 		return fmt.Sprintf("%.2f", *v)
 	}
@@ -128,3 +154,28 @@ func ratioOr(a, b *float64, missing string) string {
 	}
 	return fmt.Sprintf("%.2f", *a / *b)
 }
+
+// spread is "p90/min/max" of s, or "n/a".
+func spread(op string, s []float64) string {
+	if len(s) == 0 {
+		return "n/a"
+	}
+	f := "%.2f/%.2f/%.2f"
+	if isRSS(op) {
+		f = "%.0f/%.0f/%.0f"
+	} else if unit(op) == "ctr/s" {
+		f = "%.1f/%.1f/%.1f"
+	}
+	return fmt.Sprintf(f, percentile(s, 0.9), minOf(s), maxOf(s))
+}
+
+// percentile is the nearest-rank percentile (p in (0,1]).
+func percentile(s []float64, p float64) float64 {
+	c := append([]float64(nil), s...)
+	sort.Float64s(c)
+	i := int(math.Ceil(p*float64(len(c)))) - 1
+	return c[max(i, 0)]
+}
+
+func minOf(s []float64) float64 { return slices.Min(s) }
+func maxOf(s []float64) float64 { return slices.Max(s) }

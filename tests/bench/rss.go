@@ -262,3 +262,37 @@ func selfRSS() string {
 	}
 	return "?"
 }
+
+// parkedRSS reads the resident memory of a live process, in KiB, from
+// /proc/<pid>/status: all of it (VmRSS) and its anonymous part (RssAnon),
+// the part no other process shares.
+func parkedRSS(pid int) (rss, anon int64, err error) {
+	if pid <= 0 {
+		return 0, 0, fmt.Errorf("no pid (%d)", pid)
+	}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	found := 0
+	for _, line := range strings.Split(string(status), "\n") {
+		key, v, ok := strings.Cut(line, ":")
+		if !ok || (key != "VmRSS" && key != "RssAnon") {
+			continue
+		}
+		var kib int64
+		if _, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kib); err != nil {
+			return 0, 0, fmt.Errorf("/proc/%d/status %s: %v", pid, key, err)
+		}
+		if key == "VmRSS" {
+			rss = kib
+		} else {
+			anon = kib
+		}
+		found++
+	}
+	if found != 2 {
+		return 0, 0, fmt.Errorf("/proc/%d/status: no VmRSS/RssAnon", pid)
+	}
+	return rss, anon, nil
+}

@@ -40,11 +40,13 @@ type runner struct {
 
 // result is one finished runtime command.
 type result struct {
-	wall   time.Duration
-	maxRSS int64 // KiB, peak of the runtime process itself
-	rssErr error // maxRSS could not be measured
-	stdout string
-	err    error // with the command's stderr in it
+	wall       time.Duration
+	start, end time.Time     // wall-clock ends of the timed span
+	cpu        time.Duration // user+system time of the command and the children it reaped
+	maxRSS     int64         // KiB, peak of the runtime process itself
+	rssErr     error         // maxRSS could not be measured
+	stdout     string
+	err        error // with the command's stderr in it
 }
 
 // exec runs the runtime with its private --root before args.
@@ -52,11 +54,22 @@ func (rt *runtime) exec(args ...string) result {
 	return rt.run(rt.bin, append([]string{"--root", rt.root}, args...)...)
 }
 
-// run runs one command and measures it. The timed span is from fork to
-// reap, the wall time of the whole command. stdout and stderr go to files,
-// not pipes: a container started by create or run inherits them, and with
-// a pipe Wait would last as long as the container does.
+// runOpts are the less common ways to run a command.
+type runOpts struct {
+	env   []string // added to this program's environment
+	noRSS bool     // concurrent commands: the taskstats records would mix
+}
+
+// run runs one command and measures it, peak RSS included.
 func (r *runner) run(bin string, args ...string) result {
+	return r.runWith(runOpts{}, bin, args...)
+}
+
+// runWith runs one command and measures it. The timed span is from fork
+// to reap, the wall time of the whole command. stdout and stderr go to
+// files, not pipes: a container started by create or run inherits them,
+// and with a pipe Wait would last as long as the container does.
+func (r *runner) runWith(o runOpts, bin string, args ...string) result {
 	stdout, err := os.CreateTemp(r.work, "out-")
 	if err != nil {
 		return result{err: err}
@@ -72,14 +85,24 @@ func (r *runner) run(bin string, args ...string) result {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if len(o.env) > 0 {
+		cmd.Env = append(os.Environ(), o.env...)
+	}
 
-	if r.rss != nil {
+	measureRSS := r.rss != nil && !o.noRSS
+	if measureRSS {
 		r.rss.drain() // earlier exits are none of this command's
 	}
 	start := time.Now()
 	err = cmd.Run()
-	res := result{wall: time.Since(start)}
-	res.maxRSS, res.rssErr = r.peakRSS(cmd)
+	end := time.Now()
+	res := result{wall: end.Sub(start), start: start, end: end}
+	if cmd.ProcessState != nil {
+		res.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
+	if !o.noRSS {
+		res.maxRSS, res.rssErr = r.peakRSS(cmd)
+	}
 	out, _ := os.ReadFile(stdout.Name())
 	res.stdout = string(out)
 	if err != nil {
@@ -130,17 +153,25 @@ func oneLine(s string) string {
 
 // status is the container's status from `state`.
 func (rt *runtime) status(id string) (res result, status string) {
+	res, st := rt.state(id)
+	return res, st.Status
+}
+
+type stateJSON struct {
+	Status string `json:"status"`
+	Pid    int    `json:"pid"`
+}
+
+// state is the container's `state`, decoded.
+func (rt *runtime) state(id string) (res result, st stateJSON) {
 	res = rt.exec("state", id)
 	if res.err != nil {
-		return res, ""
-	}
-	var st struct {
-		Status string `json:"status"`
+		return res, st
 	}
 	if err := json.Unmarshal([]byte(res.stdout), &st); err != nil {
 		res.err = fmt.Errorf("%s state %s: bad JSON: %v", rt.name, id, err)
 	}
-	return res, st.Status
+	return res, st
 }
 
 // waitStopped polls `state` until the container has stopped.
@@ -163,7 +194,9 @@ func (rt *runtime) waitStopped(id string) error {
 
 // forceDelete is the cleanup after a failure; it may well find nothing.
 func (rt *runtime) forceDelete(id string) {
-	rt.exec("delete", "--force", id)
+	// noRSS: it may run beside others (throughput), and its RSS is no
+	// measurement.
+	rt.runWith(runOpts{noRSS: true}, rt.bin, "--root", rt.root, "delete", "--force", id)
 }
 
 // sweep deletes whatever containers are left under the runtime's root,
