@@ -265,6 +265,15 @@ func (c *Container) Start() error {
 		if fds[0].Revents&unix.POLLIN != 0 {
 			break
 		}
+		if fds[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0 {
+			// A writer came and went without a byte for us: init was
+			// released by an earlier start (killed before it removed the
+			// fifo) and has exec'd, or it died.
+			if alive(c.Rec.Pid, c.Rec.StartTime) {
+				return errors.New("cannot start an already running container")
+			}
+			return errors.New("cannot start a container that has stopped")
+		}
 		if fds[1].Revents != 0 {
 			return errors.New("cannot start a container that has stopped")
 		}
