@@ -45,6 +45,17 @@ func fullSocket(t *testing.T, path string) (accept func()) {
 				if err != nil {
 					return
 				}
+				// Take the message before closing, or the sender may
+				// find the connection closed (EPIPE).
+				buf, oob := make([]byte, 64), make([]byte, unix.CmsgSpace(4))
+				if _, oobn, _, _, err := unix.Recvmsg(c, buf, oob, 0); err == nil {
+					if msgs, _ := unix.ParseSocketControlMessage(oob[:oobn]); len(msgs) == 1 {
+						fds, _ := unix.ParseUnixRights(&msgs[0])
+						for _, fd := range fds {
+							unix.Close(fd)
+						}
+					}
+				}
 				unix.Close(c)
 			}
 		}()
