@@ -16,10 +16,11 @@ build:
 # the references the benchmark compares against; podman, containerd,
 # docker.io and the CNI plugins for the engine tests, and crictl (from the
 # Go module proxy) to drive containerd's CRI as Kubernetes does;
-# dbus-daemon for rung check's test of a bus without systemd.
+# dbus-daemon for rung check's test of a bus without systemd; uidmap
+# (newuidmap/newgidmap) for the rootless tests.
 # mmdebstrap, QEMU and e2fsprogs build and boot the Debian 12 guest of the
 # VM test (tests/vm).
-PKGS   := busybox-static libseccomp-dev runc crun podman conmon catatonit containerd docker.io containernetworking-plugins dbus-daemon \
+PKGS   := busybox-static libseccomp-dev runc crun podman conmon catatonit containerd docker.io containernetworking-plugins dbus-daemon uidmap \
 	mmdebstrap qemu-system-x86 qemu-utils e2fsprogs
 CRICTL := sigs.k8s.io/cri-tools/cmd/crictl@v1.37.0
 

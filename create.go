@@ -57,6 +57,9 @@ func createOptions(c *cli.Context) (runtime.CreateOptions, error) {
 		// cgroup is a transient unit's.
 		SystemdCgroup: systemdCgroup,
 	}
+	if o.Rootless, err = rootlessCgroups(); err != nil {
+		return o, err
+	}
 	o.ConsoleSocket = c.String("console-socket")
 	o.PidfdSocket = c.String("pidfd-socket")
 	if n := c.Int("preserve-fds"); n < 0 || n > 1000 {

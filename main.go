@@ -54,7 +54,7 @@ func main() {
 		fmt.Printf("rung version %s\nspec: %s\ngo: %s\n", version, specs.Version, goruntime.Version())
 	}
 	app.Flags = []cli.Flag{
-		cli.StringFlag{Name: "root", Value: "/run/rung", Usage: "root directory for storage of container state"},
+		cli.StringFlag{Name: "root", Value: defaultRoot(), Usage: "root directory for storage of container state (this should be located in tmpfs)"},
 		cli.StringFlag{Name: "log", Usage: "log file (default: stderr)"},
 		cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
 		cli.StringFlag{Name: "log-level", Usage: "log level: debug, info, warn or error"},
@@ -94,6 +94,9 @@ func main() {
 }
 
 func setupLogging(c *cli.Context) error {
+	if err := setupRoot(c); err != nil {
+		return err
+	}
 	if c.GlobalBool("debug") {
 		logrus.SetLevel(logrus.DebugLevel)
 	}
@@ -131,6 +134,7 @@ func setupLogging(c *cli.Context) error {
 	case m != "" && m != "cgroupfs":
 		return fmt.Errorf("--cgroup-manager: unknown manager %q", m)
 	}
+	rootlessFlag = c.GlobalString("rootless")
 	return nil
 }
 

@@ -26,9 +26,6 @@ var specCommand = cli.Command{
 		if err := checkArgs(c, 0, 0); err != nil {
 			return err
 		}
-		if c.Bool("rootless") {
-			return errors.New("--rootless: rootless containers are not supported yet")
-		}
 		// Without --isolation: runc's template, cgroup namespace rule included.
 		tpl := spec.Default(cgroups.IsCgroup2UnifiedMode())
 		if c.IsSet("isolation") {
@@ -37,6 +34,9 @@ var specCommand = cli.Command{
 				return fmt.Errorf("--isolation: %w", err)
 			}
 			tpl = spec.Template(r)
+		}
+		if c.Bool("rootless") {
+			spec.Rootless(tpl, uint32(os.Geteuid()), uint32(os.Getegid()))
 		}
 		path := filepath.Join(c.String("bundle"), spec.ConfigName)
 		data, err := json.MarshalIndent(tpl, "", "\t")

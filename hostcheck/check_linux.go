@@ -100,7 +100,7 @@ func Run(opts Options) (*Report, error) {
 	r.UserNS.SubordinateIDs = probeSubIDs(r.Unprivileged.User, r.Unprivileged.UID)
 
 	r.Notes = append(r.Notes,
-		"rung does not run rootless containers yet: the unprivileged rungs are what this host's kernel allows",
+		"rootless: the unprivileged rungs are what rung can run for that user here (always with a user namespace; several mappings when multiRange says yes); without a cgroup delegated to the user, limits, pause, resume, update and events are refused (the systemd user bus is not used yet)",
 		"rung refuses linux.seccomp.listenerPath (seccomp notify) whatever userNotif says")
 	return r, nil
 }

@@ -7,6 +7,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rungrt/rung/libns"
 )
 
 // ExecMain is `rung nsexec`: a process the nsenter constructor has already
@@ -35,6 +37,9 @@ func execProcess(cfg *ExecConfig) error {
 		return errors.New("process.args: no command given")
 	}
 	procfs := openPrivateProcfs()
+	if err := verifyJoined(procfs, cfg.Joined); err != nil {
+		return err
+	}
 	if cfg.RootFd != 0 {
 		if err := enterRoot(cfg.RootFd); err != nil {
 			return err
@@ -117,4 +122,26 @@ func enterRoot(fd int) error {
 		return fmt.Errorf("chroot to the container's root: %w", err)
 	}
 	return os.Chdir("/")
+}
+
+// verifyJoined checks that this process is in each namespace the runtime
+// joined it to, read on a procfs of its own that the container cannot
+// have covered. It fails closed without one.
+func verifyJoined(procfs *os.File, joined map[string]libns.Identity) error {
+	if len(joined) == 0 {
+		return nil
+	}
+	if procfs == nil {
+		return errors.New("verify joined namespaces: no private procfs")
+	}
+	for name, want := range joined {
+		var st unix.Stat_t
+		if err := unix.Fstatat(int(procfs.Fd()), "self/ns/"+name, &st, 0); err != nil {
+			return fmt.Errorf("verify joined namespaces: stat %s: %w", name, err)
+		}
+		if (libns.Identity{Dev: st.Dev, Ino: st.Ino}) != want {
+			return fmt.Errorf("verify joined namespaces: process is not in the %s namespace it joined", name)
+		}
+	}
+	return nil
 }

@@ -29,6 +29,9 @@ func init() {
 // exits non-zero. Errors before readiness go to the runtime over the sync
 // socket; errors after it (the exec itself) go to the container's stderr.
 func Main() {
+	if os.Getenv(MapWaitEnv) != "" {
+		awaitMapping()
+	}
 	// CVE-2016-9962: while init holds runtime fds, no container process
 	// may ptrace it or read /proc/1/fd. exec of the user process resets it.
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
@@ -403,4 +406,26 @@ func openPrivateProcfs() *os.File {
 		return nil
 	}
 	return os.NewFile(uintptr(mfd), "procfs")
+}
+
+// MapWaitEnv, set in init's environment, says that init was cloned into a
+// user namespace without mappings, which the runtime then writes with
+// newuidmap/newgidmap (a rootless caller's subordinate ranges).
+const MapWaitEnv = "_RUNG_MAP_WAIT"
+
+// awaitMapping waits for the runtime's byte on the sync socket that says
+// the mappings are written, then execs init again: the first exec ran as
+// an unmapped uid, which drops every capability; the second runs as the
+// namespace's root and keeps them (capabilities(7), execve as root).
+// Until then init stays dumpable, or newuidmap, which checks the target's
+// owner through /proc, would refuse it; it holds no container yet, and
+// only the caller's own host processes can see its pid.
+func awaitMapping() {
+	var b [1]byte
+	if n, err := unix.Read(SyncFd, b[:]); n != 1 || err != nil {
+		os.Exit(1)
+	}
+	os.Unsetenv(MapWaitEnv)
+	_ = unix.Exec("/proc/self/exe", os.Args, os.Environ())
+	os.Exit(1)
 }

@@ -19,6 +19,8 @@ import (
 	"errors"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/rungrt/rung/libns"
 )
 
 // The fds init is started with, after stdio.
@@ -129,4 +131,9 @@ type ExecConfig struct {
 	SELinux bool `json:"selinux,omitempty"`
 	// Log: LogFd is the log pipe (the runtime logs at debug level).
 	Log bool `json:"log,omitempty"`
+	// Joined: the identity of each namespace the process joined, by
+	// /proc name. The process checks itself on a private procfs: a
+	// rootless runtime may not read /proc/<pid>/ns of the non-dumpable
+	// process (CVE-2016-9962 keeps it so).
+	Joined map[string]libns.Identity `json:"joined,omitempty"`
 }

@@ -224,7 +224,15 @@ func switchUser(u specs.User) error {
 	if len(gids) > 0 {
 		ptr = uintptr(unsafe.Pointer(&gids[0]))
 	}
-	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(gids)), ptr, 0); e != 0 {
+	// A rootless user namespace has setgroups denied (a single-id
+	// gid_map needs it, user_namespaces(7)): the process keeps the
+	// caller's own groups, which it had anyway, as under runc; groups the
+	// config asks for cannot be given, so that is an error.
+	if setgroupsDenied() {
+		if len(gids) > 0 {
+			return errors.New("process.user.additionalGids: cannot set additional groups: setgroups is denied in this (rootless) user namespace")
+		}
+	} else if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(gids)), ptr, 0); e != 0 {
 		return fmt.Errorf("process.user.additionalGids: setgroups: %w", e)
 	}
 	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(u.GID), uintptr(u.GID), uintptr(u.GID)); e != 0 {
@@ -288,4 +296,11 @@ func enterCwd(cwd string) error {
 		return fmt.Errorf("process.cwd %q: current working directory is outside of container mount namespace root", cwd)
 	}
 	return nil
+}
+
+// setgroupsDenied reports whether this process' user namespace has
+// setgroups(2) denied.
+func setgroupsDenied() bool {
+	b, err := os.ReadFile("/proc/self/setgroups")
+	return err == nil && strings.TrimSpace(string(b)) == "deny"
 }

@@ -121,3 +121,22 @@ func VerifyJoined(pid int, joins []Join) error {
 	}
 	return nil
 }
+
+// JoinedIdentities is the identity of each joined namespace by the name
+// a process sees it under in /proc/self/ns (time_for_children for time,
+// which a process enters on exec).
+func JoinedIdentities(joins []Join) (map[string]Identity, error) {
+	m := make(map[string]Identity, len(joins))
+	for _, j := range joins {
+		id, err := FileIdentity(j.File)
+		if err != nil {
+			return nil, fmt.Errorf("verify %s namespace: %w", j.Kind, err)
+		}
+		name := j.Kind.ProcName()
+		if j.Kind == Time {
+			name = "time_for_children"
+		}
+		m[name] = id
+	}
+	return m, nil
+}

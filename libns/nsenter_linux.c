@@ -44,6 +44,25 @@ static int join(int fd, int type) {
 	return 0;
 }
 
+// join_one joins one namespace; after a user namespace it becomes that
+// namespace's root: the caller's uid is not mapped there when it is the
+// host's root, and then files created from here on (mount targets,
+// device nodes) fail with EOVERFLOW and exec drops every capability.
+static void join_one(int fd, int type, int *must_fork) {
+	join(fd, type);
+	if (type == CLONE_NEWPID || type == CLONE_NEWTIME)
+		*must_fork = 1;
+	if (type != CLONE_NEWUSER)
+		return;
+	// EPERM: a rootless container's namespace has setgroups denied.
+	if (setgroups(0, NULL) < 0 && errno != EPERM)
+		die("setgroups", -1);
+	if (setresgid(0, 0, 0) < 0)
+		die("setresgid", -1);
+	if (setresuid(0, 0, 0) < 0)
+		die("setresuid", -1);
+}
+
 // _RUNG_NSENTER="FD:TYPE,FD:TYPE,...;PIDFD;UNSHARE" with TYPE the
 // CLONE_NEW* value and UNSHARE the CLONE_NEW* flags to create after the
 // joins (inside a joined user namespace, so it owns them). When a pid or
@@ -85,28 +104,18 @@ __attribute__((constructor)) static void rung_nsenter(void) {
 	unsetenv("_RUNG_NSENTER");
 
 	int must_fork = 0;
-	// Everything but the user namespace first, while the caller still has
-	// its privileges over all of them; the user namespace last.
-	for (int i = 0; i < n; i++) {
-		if (types[i] == CLONE_NEWUSER)
-			continue;
-		join(fds[i], types[i]);
-		if (types[i] == CLONE_NEWPID || types[i] == CLONE_NEWTIME)
-			must_fork = 1;
-	}
-	for (int i = 0; i < n; i++) {
-		if (types[i] != CLONE_NEWUSER)
-			continue;
-		join(fds[i], types[i]);
-		// The host's uid 0 is not mapped in the joined namespace: become its
-		// root, or files created from here on (mount targets, device nodes)
-		// fail with EOVERFLOW and exec drops every capability.
-		if (setgroups(0, NULL) < 0 && errno != EPERM)
-			die("setgroups", -1);
-		if (setresgid(0, 0, 0) < 0)
-			die("setresgid", -1);
-		if (setresuid(0, 0, 0) < 0)
-			die("setresuid", -1);
+	// Root joins everything but the user namespace first, while it still
+	// has its privileges over all of them (a host namespace among them),
+	// and the user namespace last. A rootless caller has no privilege
+	// but the one the container's user namespace gives it over the
+	// namespaces that namespace owns: it joins the user namespace first.
+	int user_first = geteuid() != 0;
+	for (int pass = 0; pass < 2; pass++) {
+		int want_user = (pass == 0) == user_first;
+		for (int i = 0; i < n; i++) {
+			if ((types[i] == CLONE_NEWUSER) == want_user)
+				join_one(fds[i], types[i], &must_fork);
+		}
 	}
 
 	if (unshare_flags != 0) {

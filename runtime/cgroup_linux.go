@@ -112,7 +112,9 @@ func kernelAtLeast(major, minor int) bool {
 // when init was cloned into it. On an error the caller removes the cgroup
 // once init is out of it.
 func applyCgroup(m cgroups.Manager, cg *cgroups.Cgroup, pid int, kernelTCP *int64) error {
-	if err := m.Apply(pid); err != nil {
+	// ErrRootless: a hierarchy denied to a rootless caller without a
+	// cgroupsPath; Set below fails if the config asks a limit of it.
+	if err := m.Apply(pid); err != nil && !(cg.Rootless && errors.Is(err, cgroups.ErrRootless)) {
 		if cg.Systemd {
 			return fmt.Errorf("cgroup: systemd: start the container's unit: %w", err)
 		}
@@ -313,10 +315,14 @@ func (c *Container) freeze(st cgroups.FreezerState) error {
 		return err
 	}
 	if m == nil {
-		return errors.New("container has no cgroup to freeze")
+		return errNoCgroup
 	}
 	return m.Freeze(st)
 }
+
+// errNoCgroup: a rootless create skips the cgroup the caller may not make
+// (a config without limits, as runc does); what needs one then fails.
+var errNoCgroup = errors.New("the container has no cgroup: it was created rootless and no cgroup was delegated to the caller")
 
 // Pause freezes every process of a running container.
 func (c *Container) Pause() error {

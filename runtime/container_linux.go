@@ -128,13 +128,13 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 		}
 		return signalProcess(c.Rec.Pid, c.Rec.StartTime, sig)
 	}
-	if stopped && c.Rec.Cgroup == nil {
+	if stopped && len(c.Rec.Cgroup.dirs()) == 0 {
 		return nil
 	}
 	// Frozen, no process can fork a new one between listing and
 	// signalling; frozen processes take the signal when thawed.
 	frozen := st == Paused
-	if !frozen && c.Rec.Cgroup != nil {
+	if !frozen && len(c.Rec.Cgroup.dirs()) > 0 {
 		if err := c.freeze(cgroups.Frozen); err == nil {
 			defer func() { _ = c.freeze(cgroups.Thawed) }()
 		}
@@ -171,7 +171,7 @@ type proc struct {
 // container recorded without one, in its own pid namespace every process
 // sharing init's pid namespace, and otherwise init and its descendants.
 func (c *Container) processes() ([]proc, error) {
-	if c.Rec.Cgroup != nil {
+	if len(c.Rec.Cgroup.dirs()) > 0 {
 		pids, err := c.cgroupPids()
 		if err != nil {
 			return nil, err

@@ -47,6 +47,11 @@ type CreateOptions struct {
 	// transient unit (--systemd-cgroup), named by a "slice:prefix:name"
 	// cgroupsPath.
 	SystemdCgroup bool
+	// Rootless: the caller may lack permission on the cgroup tree (the
+	// global --rootless). As in runc, a cgroup that cannot be made is
+	// then skipped when the config asks for no limits and names no
+	// cgroupsPath; any limit still fails the create.
+	Rootless bool
 }
 
 // CreatedContainer is a container whose init is waiting for start, held
@@ -87,6 +92,11 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	}
 	for _, w := range plan.Warnings {
 		logrus.Warn(w)
+	}
+	if os.Geteuid() != 0 {
+		if err := checkRootless(s, plan); err != nil {
+			return nil, err
+		}
 	}
 	var mountLabel string
 	if s.Linux != nil {
@@ -204,6 +214,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if err != nil {
 		return nil, err
 	}
+	cgConf.Rootless = o.Rootless
 	for _, w := range cgWarnings {
 		logrus.Warn(w)
 	}
@@ -262,6 +273,18 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	}
 	if err := applyCgroup(cg, cgConf, joinPid, kernelTCP); err != nil {
 		return nil, err
+	}
+	// Rootless: the hierarchies the caller could not use are gone from
+	// the manager; the record names only the cgroups init is really in.
+	cgRef.Paths = cg.GetPaths()
+	if o.Rootless {
+		// The named hierarchies (name=systemd, the hybrid cgroup2) are
+		// joined best effort by the library, even when mkdir failed.
+		for k, p := range cgRef.Paths {
+			if _, err := os.Stat(p); err != nil {
+				delete(cgRef.Paths, k)
+			}
+		}
 	}
 	killpoint.Hit(killpoint.Cgroup)
 	phase.Mark("cgroup-applied")
@@ -441,7 +464,14 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 	default:
 		unshare = newNS
 	}
-	if plan.Create.Has(libns.User) {
+	mapTool := plan.Create.Has(libns.User) && os.Geteuid() != 0 && !ownIDsOnly(s)
+	if mapTool && inConstructor {
+		parent.Close()
+		return 0, nil, 0, nil, errors.New("rootless: a new user namespace with subordinate id mappings beside joined namespaces or a new time namespace is not supported")
+	}
+	// With mapTool the namespace is mapped after the clone, by
+	// newuidmap/newgidmap (writeMappings).
+	if plan.Create.Has(libns.User) && !mapTool {
 		attr.UidMappings = idMaps(s.Linux.UIDMappings)
 		attr.GidMappings = idMaps(s.Linux.GIDMappings)
 		attr.GidMappingsEnableSetgroups = true
@@ -449,6 +479,14 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 		// namespace does not map; exec would then drop every capability.
 		// Becoming the namespace's root first keeps init privileged there.
 		attr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+		if os.Geteuid() != 0 {
+			// An unprivileged caller may write only its own single id,
+			// and a gid_map only once setgroups is denied (user_namespaces(7)):
+			// otherwise dropping a group by setgroups would lift a
+			// negative permission ("rwx---rwx" files) on the host.
+			attr.GidMappingsEnableSetgroups = false
+			attr.Credential.NoSetGroups = true
+		}
 	}
 	extra := []*os.File{child, fifoFd} // fds 3 and 4
 	if logW != nil {
@@ -458,6 +496,9 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 		// Go 1.25+ would otherwise open the host's cgroup cpu files at
 		// start-up and keep them open in init, inside the container.
 		"GODEBUG=containermaxprocs=0,updatemaxprocs=0",
+	}
+	if mapTool {
+		env = append(env, initproc.MapWaitEnv+"=1")
 	}
 	if len(joins) == 0 {
 		// init opens the profile by path: only where that resolves in
@@ -528,6 +569,20 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 	if err != nil {
 		parent.Close()
 		return 0, nil, 0, nil, fmt.Errorf("start container init: %w", err)
+	}
+	if mapTool {
+		if err := writeMappings(cmd.Process.Pid, s); err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			parent.Close()
+			return 0, nil, 0, nil, err
+		}
+		if _, err := parent.Write([]byte{'\n'}); err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			parent.Close()
+			return 0, nil, 0, nil, fmt.Errorf("resume init after the mappings: %w", err)
+		}
 	}
 	if !forks {
 		return cmd.Process.Pid, parent, consoleFd, childPreserved, nil

@@ -94,6 +94,9 @@ func (c *Container) Stats() (*Stats, error) {
 		return nil, err
 	}
 	if m == nil {
+		if c.Rec.Cgroup != nil {
+			return nil, errNoCgroup
+		}
 		return &Stats{}, nil
 	}
 	cs, err := m.GetStats()

@@ -1,7 +1,9 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -30,6 +32,11 @@ func sealedExe(preserved int) (*os.File, error) {
 		return nil, fmt.Errorf("RLIMIT_NOFILE %d is too low: rung needs fds up to %d", lim.Cur, lowest)
 	}
 	tree, err := unix.OpenTree(unix.AT_FDCWD, "/proc/self/exe", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if errors.Is(err, unix.EPERM) {
+		// A rootless caller may not clone a mount: fall back to a sealed
+		// copy, which protects a binary the caller owns just as well.
+		return sealedCopy()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("clone rung binary mount: %w", err)
 	}
@@ -42,6 +49,37 @@ func sealedExe(preserved int) (*os.File, error) {
 	// which would overwrite it in the child before execve reads it.
 	high, err := unix.FcntlInt(uintptr(tree), unix.F_DUPFD_CLOEXEC, lowest)
 	unix.Close(tree)
+	if err != nil {
+		return nil, fmt.Errorf("dup rung binary fd: %w", err)
+	}
+	return os.NewFile(uintptr(high), "rung-exe"), nil
+}
+
+// sealedCopy is rung's binary copied into a memfd sealed against every
+// change (F_SEAL_WRITE and the rest), so the container cannot rewrite
+// what /proc/<init>/exe points at (CVE-2019-5736).
+func sealedCopy() (*os.File, error) {
+	src, err := os.Open("/proc/self/exe")
+	if err != nil {
+		return nil, fmt.Errorf("open rung binary: %w", err)
+	}
+	defer src.Close()
+	fd, err := unix.MemfdCreate("rung", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return nil, fmt.Errorf("copy rung binary: memfd: %w", err)
+	}
+	mem := os.NewFile(uintptr(fd), "rung-exe")
+	if _, err := io.Copy(mem, src); err != nil {
+		mem.Close()
+		return nil, fmt.Errorf("copy rung binary: %w", err)
+	}
+	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
+	if _, err := unix.FcntlInt(mem.Fd(), unix.F_ADD_SEALS, seals); err != nil {
+		mem.Close()
+		return nil, fmt.Errorf("seal rung binary copy: %w", err)
+	}
+	high, err := unix.FcntlInt(mem.Fd(), unix.F_DUPFD_CLOEXEC, 64)
+	mem.Close()
 	if err != nil {
 		return nil, fmt.Errorf("dup rung binary fd: %w", err)
 	}

@@ -233,7 +233,15 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 			return -1, fmt.Errorf("--pidfd-socket: pidfd_open %d: %w", pid, err)
 		}
 	}
-	if err := libns.VerifyJoined(pid, joins); err != nil {
+	// A rootless runtime may not read the non-dumpable process' /proc
+	// entries: the process checks itself against joined instead.
+	var joined map[string]libns.Identity
+	if os.Geteuid() == 0 {
+		if err := libns.VerifyJoined(pid, joins); err != nil {
+			kill()
+			return -1, err
+		}
+	} else if joined, err = libns.JoinedIdentities(joins); err != nil {
 		kill()
 		return -1, err
 	}
@@ -249,7 +257,7 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 	if c.Rec.Config != nil && c.Rec.Config.Linux != nil {
 		seccomp = c.Rec.Config.Linux.Seccomp
 	}
-	if err := json.NewEncoder(parent).Encode(initproc.ExecConfig{Process: o.Process, Seccomp: seccomp, ConsoleFd: consoleFd, PreserveFds: childPreserved, RootFd: rootFd, SELinux: selinuxOn, Log: execLog.w != nil}); err != nil {
+	if err := json.NewEncoder(parent).Encode(initproc.ExecConfig{Process: o.Process, Seccomp: seccomp, ConsoleFd: consoleFd, PreserveFds: childPreserved, RootFd: rootFd, SELinux: selinuxOn, Log: execLog.w != nil, Joined: joined}); err != nil {
 		kill()
 		return -1, fmt.Errorf("send process to exec: %w", err)
 	}

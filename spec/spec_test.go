@@ -158,3 +158,38 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestRootlessTemplate pins the rootless adjustments; tests/rootless_test.go
+// compares the whole file with `runc spec --rootless`.
+func TestRootlessTemplate(t *testing.T) {
+	s := Default(false)
+	Rootless(s, 1234, 5678)
+	var kinds []string
+	for _, n := range s.Linux.Namespaces {
+		kinds = append(kinds, string(n.Type))
+	}
+	if got := strings.Join(kinds, ","); got != "pid,ipc,uts,mount,user" {
+		t.Errorf("namespaces %s", got)
+	}
+	if m := s.Linux.UIDMappings; len(m) != 1 || m[0] != (specs.LinuxIDMapping{ContainerID: 0, HostID: 1234, Size: 1}) {
+		t.Errorf("uid mappings %+v", m)
+	}
+	if m := s.Linux.GIDMappings; len(m) != 1 || m[0] != (specs.LinuxIDMapping{ContainerID: 0, HostID: 5678, Size: 1}) {
+		t.Errorf("gid mappings %+v", m)
+	}
+	if s.Linux.Resources != nil {
+		t.Errorf("resources %+v", s.Linux.Resources)
+	}
+	for _, m := range s.Mounts {
+		switch m.Destination {
+		case "/sys":
+			if m.Type != "none" || m.Source != "/sys" || m.Options[0] != "rbind" {
+				t.Errorf("/sys %+v", m)
+			}
+		case "/dev/pts":
+			if strings.Contains(strings.Join(m.Options, ","), "gid=") {
+				t.Errorf("/dev/pts %+v", m)
+			}
+		}
+	}
+}

@@ -162,7 +162,8 @@ func TestCgroupMountWithoutCgroupNamespace(t *testing.T) {
 // else's processes, and kill --all or delete would kill them.
 func TestCgroupInUseRefused(t *testing.T) {
 	e := newEnv(t)
-	path := fmt.Sprintf("rung-test-in-use-%d", os.Getpid())
+	name := fmt.Sprintf("rung-test-in-use-%d", os.Getpid())
+	path := testCgroupsPath(name)
 	b := e.bundle("a", "strict", func(s *specs.Spec) { s.Linux.CgroupsPath = path; sleeper(s) })
 	e.must("run", "-d", "--bundle", b, "a")
 	pid := e.state("a").Pid
@@ -179,7 +180,11 @@ func TestCgroupInUseRefused(t *testing.T) {
 	e.must("delete", "-f", "a")
 	e.noLeftovers("a")
 	e.noLeftovers("b")
-	for _, d := range cgroupDirs(path) {
+	dirs := cgroupDirs(name)
+	if systemdManager() {
+		dirs = []string{"/sys/fs/cgroup/system.slice/rungtest-" + name + ".scope"}
+	}
+	for _, d := range dirs {
 		if _, err := os.Stat(d); err == nil {
 			t.Errorf("cgroup %s left behind", d)
 		}

@@ -378,10 +378,35 @@ func controllerDir(id, controller string) string {
 	return ""
 }
 
+// systemdManager: the suite runs under the systemd cgroup manager
+// (RUNG_TEST_GLOBAL_FLAGS has --systemd-cgroup or --cgroup-manager systemd).
+func systemdManager() bool {
+	for i, f := range globalFlags {
+		if f == "--systemd-cgroup" || f == "--cgroup-manager=systemd" || f == "--cgroup-manager" && i+1 < len(globalFlags) && globalFlags[i+1] == "systemd" {
+			return true
+		}
+	}
+	return false
+}
+
+// testCgroupsPath is a cgroupsPath for name in the form the suite's cgroup
+// manager takes: a path for cgroupfs, "slice:prefix:name" for systemd.
+func testCgroupsPath(name string) string {
+	if systemdManager() {
+		return "system.slice:rungtest:" + name
+	}
+	return name
+}
+
 // cgroupDirs lists where container id's default cgroup (named after it,
 // under the test's own cgroup on v1, beside it on v2) would be in each
 // hierarchy.
 func cgroupDirs(id string) []string {
+	if systemdManager() {
+		// runc's default unit under systemd: <prefix>-<id>.scope in
+		// system.slice (the v2 hierarchy only: the VM's).
+		return []string{"/sys/fs/cgroup/system.slice/rung-" + id + ".scope"}
+	}
 	data, _ := os.ReadFile("/proc/self/cgroup")
 	var out []string
 	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {

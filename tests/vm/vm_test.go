@@ -62,6 +62,10 @@ type suite struct {
 // cgroup manager: `env RUNG_TEST_GLOBAL_FLAGS=--systemd-cgroup ./tests.test`.
 var suites = []suite{
 	{"integration", 30 * time.Minute, "./tests.test -test.v=test2json -test.count=1 -test.timeout=28m"},
+	// The cgroup, lifecycle, exec, pause, update and events tests again
+	// under the systemd cgroup manager (issue 12 §4).
+	{"integration-systemd", 15 * time.Minute, "env RUNG_TEST_GLOBAL_FLAGS=--systemd-cgroup ./tests.test -test.v=test2json -test.count=1 -test.timeout=14m " +
+		"-test.run=^(TestCgroup|TestFailedCreate|TestKilledCreate|TestDeviceRules|TestEveryResource|TestLifecycle|TestKill|TestRunExitCodes|TestExec|TestPause|TestUpdate|TestSystemd)"},
 }
 
 // imageFiles are what the image is built from, and so its cache key.
@@ -112,15 +116,24 @@ func TestVM(t *testing.T) {
 	buildPayload(t, repo, payload)
 
 	console := filepath.Join(run, "console.log")
-	runVM(t, image, run, payload, console)
-	if err := os.Rename(filepath.Join(payload, "out"), results); err != nil {
-		// Across filesystems: copy instead.
+	// Keep what the guest wrote, and its console, also when the VM failed.
+	keep := func() {
+		os.MkdirAll(filepath.Dir(results), 0o755)
 		if out, err := exec.Command("cp", "-a", filepath.Join(payload, "out"), results).CombinedOutput(); err != nil {
 			t.Errorf("keep results: %v %s", err, out)
 		}
+		exec.Command("cp", console, filepath.Join(results, "console.log")).Run()
+		t.Logf("guest results in %s", results)
 	}
-	exec.Command("cp", console, filepath.Join(results, "console.log")).Run()
-	t.Logf("guest results in %s", results)
+	kept := false
+	defer func() {
+		if !kept {
+			keep()
+		}
+	}()
+	runVM(t, image, run, payload, console)
+	kept = true
+	keep()
 	summarise(t, results)
 }
 
