@@ -35,44 +35,44 @@ func TestHostProcWithoutPidNamespace(t *testing.T) {
 		s.Process.Args = []string{"cat", through}
 	})
 	// The attack: it works, and it is what the config asked for.
-	r := e.rung("run", "--bundle", b, "c")
+	r := e.rung("run", "--bundle", b, "hp-c")
 	if r.code != 0 || r.stdout != "host secret\n" {
 		t.Fatalf("reading the host through /proc/<pid>/root: exit %d %q %q", r.code, r.stdout, r.stderr)
 	}
 	if !strings.Contains(r.stderr, "proc mount without a pid namespace") {
 		t.Errorf("no warning at create: %q", r.stderr)
 	}
-	if rr := e.runcRun(b, "c"); rr.code != 0 || rr.stdout != "host secret\n" {
+	if rr := e.runcRun(b, "hp-c"); rr.code != 0 || rr.stdout != "host secret\n" {
 		t.Logf("runc on the same config: exit %d %q %q", rr.code, rr.stdout, rr.stderr)
 	}
-	e.noLeftovers("c")
+	e.noLeftovers("hp-c")
 	// --min-isolation standard shows it, naming the fields.
-	r = e.rung("run", "--min-isolation", "standard", "--bundle", b, "c")
+	r = e.rung("run", "--min-isolation", "standard", "--bundle", b, "hp-c")
 	if r.code != 0 || !strings.Contains(r.stderr, "--min-isolation standard: allowed") || !strings.Contains(r.stderr, "mounts[") || !strings.Contains(r.stderr, "proc on /proc") || !strings.Contains(r.stderr, "linux.namespaces") {
 		t.Errorf("--min-isolation standard: exit %d %q, want it run with a warning naming the fields", r.code, r.stderr)
 	}
-	e.noLeftovers("c")
+	e.noLeftovers("hp-c")
 	// state and verify show it on a running one.
 	e.editSpec(b, sleeper)
-	e.must("run", "-d", "--bundle", b, "c")
-	if s := e.must("state", "c").stdout; !strings.Contains(s, `"hostProc": true`) {
+	e.must("run", "-d", "--bundle", b, "hp-c")
+	if s := e.must("state", "hp-c").stdout; !strings.Contains(s, `"hostProc": true`) {
 		t.Errorf("state does not show hostProc: %s", s)
 	}
-	v := e.must("verify", "c")
+	v := e.must("verify", "hp-c")
 	if !strings.Contains(v.stdout, "exposure: proc on /proc") {
 		t.Errorf("verify shows no exposure: %q", v.stdout)
 	}
-	e.must("delete", "-f", "c")
-	e.noLeftovers("c")
+	e.must("delete", "-f", "hp-c")
+	e.noLeftovers("hp-c")
 	// With a pid namespace of its own there is nothing to tell.
 	b = e.bundle("strict", "strict", sleeper)
-	e.must("run", "-d", "--min-isolation", "standard", "--bundle", b, "s")
-	if s := e.must("state", "s").stdout; strings.Contains(s, "hostProc") {
+	e.must("run", "-d", "--min-isolation", "standard", "--bundle", b, "hp-s")
+	if s := e.must("state", "hp-s").stdout; strings.Contains(s, "hostProc") {
 		t.Errorf("state of a strict container shows hostProc: %s", s)
 	}
-	if v := e.must("verify", "s"); strings.Contains(v.stdout, "exposure") {
+	if v := e.must("verify", "hp-s"); strings.Contains(v.stdout, "exposure") {
 		t.Errorf("verify of a strict container shows an exposure: %q", v.stdout)
 	}
-	e.must("delete", "-f", "s")
-	e.noLeftovers("s")
+	e.must("delete", "-f", "hp-s")
+	e.noLeftovers("hp-s")
 }

@@ -87,12 +87,12 @@ func TestDeleteWaitsForCreate(t *testing.T) {
 	e := newEnv(t)
 	b := e.bundle("b", "strict", sleeper)
 	accept := fullSocket(t, filepath.Join(e.dir, "pidfd.sock"))
-	first := exec.Command(rungBin, "--root", e.root, "create", "--pidfd-socket", filepath.Join(e.dir, "pidfd.sock"), "--bundle", b, "x")
+	first := exec.Command(rungBin, "--root", e.root, "create", "--pidfd-socket", filepath.Join(e.dir, "pidfd.sock"), "--bundle", b, "dw-x")
 	firstDone := make(chan result, 1)
 	go func() { firstDone <- run(first) }()
 	// Wait until the first create has recorded the container.
-	waitFile(t, filepath.Join(e.root, "x", "state.json"))
-	del := exec.Command(rungBin, "--root", e.root, "delete", "--force", "x")
+	waitFile(t, filepath.Join(e.root, "dw-x", "state.json"))
+	del := exec.Command(rungBin, "--root", e.root, "delete", "--force", "dw-x")
 	delDone := make(chan result, 1)
 	go func() { delDone <- run(del) }()
 	var delResult *result
@@ -102,7 +102,7 @@ func TestDeleteWaitsForCreate(t *testing.T) {
 		delResult = &r
 	case <-time.After(2 * time.Second):
 	}
-	second := e.rung("create", "--bundle", b, "x")
+	second := e.rung("create", "--bundle", b, "dw-x")
 	if second.code == 0 || !strings.Contains(second.stderr, "container with id exists") {
 		t.Errorf("second create while the first runs: exit %d %q, want it refused", second.code, second.stderr)
 	}
@@ -111,7 +111,7 @@ func TestDeleteWaitsForCreate(t *testing.T) {
 		t.Errorf("first create: exit %d %q", r.code, r.stderr)
 	}
 	if second.code == 0 {
-		if r := e.rung("state", "x"); r.code != 0 {
+		if r := e.rung("state", "dw-x"); r.code != 0 {
 			t.Errorf("the failing first create removed the second container x: %q", r.stderr)
 		}
 	}
@@ -122,15 +122,15 @@ func TestDeleteWaitsForCreate(t *testing.T) {
 	if delResult.code != 0 {
 		t.Errorf("delete: exit %d %q", delResult.code, delResult.stderr)
 	}
-	e.noLeftovers("x")
+	e.noLeftovers("dw-x")
 	// The ID is free again, and a new container of it is left alone.
-	e.must("create", "--bundle", b, "x")
-	if st := e.state("x"); st.Status != "created" {
+	e.must("create", "--bundle", b, "dw-x")
+	if st := e.state("dw-x"); st.Status != "created" {
 		t.Errorf("new container x: %s", st.Status)
 	}
-	e.must("delete", "--force", "x")
-	e.noLeftovers("x")
-	if _, err := os.Stat(filepath.Join(e.root, "x")); !os.IsNotExist(err) {
+	e.must("delete", "--force", "dw-x")
+	e.noLeftovers("dw-x")
+	if _, err := os.Stat(filepath.Join(e.root, "dw-x")); !os.IsNotExist(err) {
 		t.Errorf("state directory left: %v", err)
 	}
 }
