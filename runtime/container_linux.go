@@ -293,8 +293,8 @@ func (c *Container) Start() error {
 	if err := awaitEOF(fd); err != nil {
 		return fmt.Errorf("start container: %w", err)
 	}
-	killpoint.Hit(killpoint.StartDone)
 	phase.Mark("user-execd")
+	killpoint.Hit(killpoint.StartDone)
 	// The spec: a failing poststart hook is a warning, not an error.
 	if h := c.hooks(); h != nil && len(h.Poststart) > 0 {
 		for _, err := range initproc.RunHooksWarn("poststart", h.Poststart, c.hookState(specs.StateRunning)) {

@@ -286,16 +286,16 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 			}
 		}
 	}
-	killpoint.Hit(killpoint.Cgroup)
 	phase.Mark("cgroup-applied")
+	killpoint.Hit(killpoint.Cgroup)
 	// Hooks during create see "created", as runc and crun pass it and the
 	// runtime-tools hook tests expect.
 	hookState := &specs.State{Version: ociVersion, ID: o.ID, Status: specs.StateCreated, Pid: pid, Bundle: bundle, Annotations: s.Annotations}
 	if err := sendConfig(sync, s, plan, isolated, o, bundle, hookState, consoleFd, childPreserved, hostRootMnt, selinuxOn, initLog.w != nil); err != nil {
 		return nil, err
 	}
-	killpoint.Hit(killpoint.CreateConfig)
 	phase.Mark("config-sent")
+	killpoint.Hit(killpoint.CreateConfig)
 	dec, enc := json.NewDecoder(sync), json.NewEncoder(sync)
 	var reply initproc.Reply
 	for {
@@ -324,8 +324,8 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 			return nil, fmt.Errorf("resume init: %w", err)
 		}
 	}
-	killpoint.Hit(killpoint.CreateReady)
 	phase.Mark("init-ready")
+	killpoint.Hit(killpoint.CreateReady)
 	for _, w := range reply.Warnings {
 		logrus.Warn(w)
 	}
@@ -368,8 +368,8 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if err := writeRecord(dir, rec); err != nil {
 		return nil, err
 	}
-	killpoint.Hit(killpoint.CreateRecord)
 	phase.Mark("state-written")
+	killpoint.Hit(killpoint.CreateRecord)
 	if o.PidFile != "" {
 		if err := writeFileAtomic(o.PidFile, []byte(strconv.Itoa(pid)), 0o644); err != nil {
 			return nil, fmt.Errorf("write pid file: %w", err)
@@ -383,8 +383,8 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if err := enc.Encode(initproc.Commit{Commit: true}); err != nil {
 		return nil, fmt.Errorf("release init: %w", err)
 	}
-	killpoint.Hit(killpoint.CreateDone)
 	phase.Mark("init-released")
+	killpoint.Hit(killpoint.CreateDone)
 	// init closes its log before it waits for start.
 	initLog.wait()
 	return &CreatedContainer{Container: &Container{root: o.Root, dir: dir, Rec: rec}, tty: tty}, nil
