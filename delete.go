@@ -21,18 +21,26 @@ var deleteCommand = cli.Command{
 		}
 		root, id, force := c.GlobalString("root"), c.Args().First(), c.Bool("force")
 		ct, err := runtime.Load(root, id)
-		if errors.Is(err, runtime.ErrNotExist) {
+		if errors.Is(err, runtime.ErrNotExist) || force && errors.Is(err, runtime.ErrCorruptState) {
 			// A create killed half-way leaves a state directory without a
-			// state file; delete cleans it up.
-			err = runtime.DeleteLeftover(root, id)
+			// state file; delete cleans it up, and with --force one whose
+			// state file is corrupt.
+			err = runtime.DeleteLeftover(root, id, force)
 			if errors.Is(err, runtime.ErrNotExist) && force {
 				return nil
 			}
-			return err
+			if !errors.Is(err, runtime.ErrStateAppeared) {
+				return err
+			}
+			ct, err = runtime.Load(root, id) // the create it waited for finished
 		}
 		if err != nil {
 			return err
 		}
-		return ct.Delete(force)
+		err = ct.Delete(force)
+		if errors.Is(err, runtime.ErrNotExist) && force {
+			return nil // deleted meanwhile by another caller
+		}
+		return err
 	},
 }

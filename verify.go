@@ -42,6 +42,9 @@ var verifyCommand = cli.Command{
 			for _, p := range r.Problems {
 				fmt.Println("problem:", p)
 			}
+			for _, x := range r.Exposures {
+				fmt.Println("exposure:", x)
+			}
 		default:
 			return fmt.Errorf("invalid format option %q", f)
 		}

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/opencontainers/cgroups"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/rungrt/rung/initproc"
 	"github.com/rungrt/rung/internal/phase"
+	"github.com/rungrt/rung/runtime/killpoint"
 )
 
 // Container is one container's state directory, loaded.
@@ -36,7 +38,15 @@ func Load(root, id string) (*Container, error) {
 	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
+	if err := checkRoot(root); err != nil {
+		return nil, err
+	}
 	dir := stateDir(root, id)
+	if err := checkStateDir(dir); errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNotExist
+	} else if err != nil {
+		return nil, err
+	}
 	rec, err := readRecord(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, ErrNotExist
@@ -53,13 +63,31 @@ func (c *Container) Status() Status {
 	if !alive(c.Rec.Pid, c.Rec.StartTime) {
 		return Stopped
 	}
-	if _, err := os.Lstat(filepath.Join(c.dir, fifoName)); err == nil {
+	if c.waitingForStart() {
 		return Created
 	}
 	if c.freezerState() == cgroups.Frozen {
 		return Paused
 	}
 	return Running
+}
+
+// waitingForStart reports whether init still waits for `start`: exec.fifo
+// is there and init still holds its handle on it (initproc.FifoFd), which
+// it closes just before it execs the user process. The fifo alone is not
+// enough: a `start` killed after it released init, before it removed the
+// fifo, leaves it behind with the user process running.
+func (c *Container) waitingForStart() bool {
+	var fifo, held unix.Stat_t
+	if err := unix.Lstat(filepath.Join(c.dir, fifoName), &fifo); err != nil {
+		return false
+	}
+	if err := unix.Stat(fmt.Sprintf("/proc/%d/fd/%d", c.Rec.Pid, initproc.FifoFd), &held); err != nil {
+		// A caller that may not look (EACCES: init is not dumpable and
+		// the caller lacks CAP_SYS_PTRACE over it) has the fifo to go by.
+		return errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM)
+	}
+	return fifo.Dev == held.Dev && fifo.Ino == held.Ino
 }
 
 // State is the OCI state of the container.
@@ -208,6 +236,7 @@ func (c *Container) Start() error {
 	default:
 		return fmt.Errorf("cannot start an already running container")
 	}
+	killpoint.Hit(killpoint.StartBegin)
 	// init's pidfd first: once the fifo is open, init may exec a user
 	// process that exits at once, and init would then look not running.
 	pidfd, err := openProcess(c.Rec.Pid, c.Rec.StartTime)
@@ -224,6 +253,7 @@ func (c *Container) Start() error {
 		return fmt.Errorf("start container: open exec fifo: %w", err)
 	}
 	defer unix.Close(fd)
+	killpoint.Hit(killpoint.StartFifo)
 	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
 	for {
 		if _, err := unix.Poll(fds, -1); err != nil {
@@ -235,6 +265,15 @@ func (c *Container) Start() error {
 		if fds[0].Revents&unix.POLLIN != 0 {
 			break
 		}
+		if fds[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0 {
+			// A writer came and went without a byte for us: init was
+			// released by an earlier start (killed before it removed the
+			// fifo) and has exec'd, or it died.
+			if alive(c.Rec.Pid, c.Rec.StartTime) {
+				return errors.New("cannot start an already running container")
+			}
+			return errors.New("cannot start a container that has stopped")
+		}
 		if fds[1].Revents != 0 {
 			return errors.New("cannot start a container that has stopped")
 		}
@@ -244,15 +283,18 @@ func (c *Container) Start() error {
 	if n, err := unix.Read(fd, buf); n != 1 || buf[0] != '0' {
 		return fmt.Errorf("start container: container init did not confirm start: %v", err)
 	}
+	killpoint.Hit(killpoint.StartRead)
 	if err := os.Remove(fifo); err != nil {
 		return fmt.Errorf("start container: remove exec fifo: %w", err)
 	}
+	killpoint.Hit(killpoint.StartRemoved)
 	// init holds the fifo open until its exec: end-of-file means the user
 	// process runs (or init died), and poststart hooks may follow.
 	if err := awaitEOF(fd); err != nil {
 		return fmt.Errorf("start container: %w", err)
 	}
 	phase.Mark("user-execd")
+	killpoint.Hit(killpoint.StartDone)
 	// The spec: a failing poststart hook is a warning, not an error.
 	if h := c.hooks(); h != nil && len(h.Poststart) > 0 {
 		for _, err := range initproc.RunHooksWarn("poststart", h.Poststart, c.hookState(specs.StateRunning)) {
@@ -298,7 +340,23 @@ func (c *Container) hookState(status specs.ContainerState) []byte {
 // Delete removes a stopped container; one that is created, running or
 // paused only with force (the runtime spec: deleting a container that is
 // not stopped MUST be an error; crun does so, runc deletes created ones).
+//
+// It holds the state directory's lock throughout, and deletes only the
+// container it loaded: the ID may since have been deleted by another
+// caller and taken by a new container, whose state must not go.
 func (c *Container) Delete(force bool) error {
+	lock, err := lockDirBounded(c.dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return ErrNotExist
+	}
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if rec, err := readRecord(c.dir); err != nil || !sameContainer(rec, c.Rec) {
+		return ErrNotExist
+	}
+	killpoint.Hit(killpoint.DeleteLocked)
 	st := c.Status()
 	if st != Stopped && !force {
 		return fmt.Errorf("cannot delete container %s that is not stopped: %s", c.Rec.ID, st)
@@ -316,15 +374,19 @@ func (c *Container) Delete(force bool) error {
 			return err
 		}
 	}
+	killpoint.Hit(killpoint.DeleteKilled)
 	if err := unmountHostMounts(c.dir); err != nil {
 		return err
 	}
+	killpoint.Hit(killpoint.DeleteUnmounted)
 	if err := c.destroyCgroup(); err != nil {
 		return err
 	}
+	killpoint.Hit(killpoint.DeleteCgroup)
 	if err := removeStateDir(c.dir); err != nil {
 		return err
 	}
+	killpoint.Hit(killpoint.DeleteRemoved)
 	// The spec: a failing poststop hook is a warning, not an error.
 	if h := c.hooks(); h != nil && len(h.Poststop) > 0 {
 		for _, err := range initproc.RunHooksWarn("poststop", h.Poststop, c.hookState(specs.StateStopped)) {
@@ -350,7 +412,20 @@ func (c *Container) killAndWait() error {
 	return waitGone(pidfd, 10000)
 }
 
+// sameContainer reports whether two records are of one container: the
+// same init, started at the same time, created at the same moment.
+func sameContainer(a, b *Record) bool {
+	return a.ID == b.ID && a.Pid == b.Pid && a.StartTime == b.StartTime && a.Created.Equal(b.Created)
+}
+
+// removeStateDir removes a container's state directory, state.json
+// first: a delete killed half-way then leaves a leftover without a state
+// file, which reads as missing and `delete` removes with what is left
+// (cgroup.json, the host-mounts record).
 func removeStateDir(dir string) error {
+	if err := os.Remove(filepath.Join(dir, stateFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove state directory: %w", err)
+	}
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("remove state directory: %w", err)
 	}
@@ -358,13 +433,27 @@ func removeStateDir(dir string) error {
 }
 
 // DeleteLeftover removes a state directory that has no state file and no
-// create holding its lock: what a create killed half-way leaves.
-func DeleteLeftover(root, id string) error {
+// create holding its lock: what a create killed half-way leaves. With
+// force it also removes one whose state file is corrupt (a disk that
+// filled, a file truncated by hand): what it records apart from the state
+// file, the cgroup (and everything in it) and the rootfs copy, goes too.
+func DeleteLeftover(root, id string, force bool) error {
 	if err := ValidateID(id); err != nil {
 		return err
 	}
+	if err := checkRoot(root); err != nil {
+		return err
+	}
 	dir := stateDir(root, id)
-	lock, err := lockDir(dir, false)
+	if err := checkStateDir(dir); errors.Is(err, os.ErrNotExist) {
+		return ErrNotExist
+	} else if err != nil {
+		return err
+	}
+	// Bounded wait: the lock may be a create's still running, or, just
+	// after a create was killed, its init's copy of the fd until that
+	// execs (close-on-exec).
+	lock, err := lockDirBounded(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return ErrNotExist
 	}
@@ -372,8 +461,10 @@ func DeleteLeftover(root, id string) error {
 		return err
 	}
 	defer lock.Close()
-	if _, err := os.Stat(filepath.Join(dir, stateFile)); err == nil {
-		return errors.New("state file appeared while deleting")
+	if _, err := readRecord(dir); err == nil {
+		return ErrStateAppeared
+	} else if !errors.Is(err, os.ErrNotExist) && !force {
+		return fmt.Errorf("%w (delete --force removes the container with what else it recorded)", err)
 	}
 	// The cgroup is recorded before it is made: what it holds (an init
 	// that outlived its killed create) goes with it.
@@ -390,6 +481,12 @@ func DeleteLeftover(root, id string) error {
 	return removeStateDir(dir)
 }
 
+var errBeingCreated = errors.New("container is being created")
+
+// ErrStateAppeared: a create finished while DeleteLeftover waited for it;
+// the container is a whole one now, for Delete.
+var ErrStateAppeared = errors.New("state file appeared while deleting")
+
 // lockDir takes the create lock on a state directory.
 func lockDir(dir string, wait bool) (*os.File, error) {
 	f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -403,16 +500,32 @@ func lockDir(dir string, wait bool) (*os.File, error) {
 	if err := unix.Flock(int(f.Fd()), how); err != nil {
 		f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, errors.New("container is being created")
+			return nil, errBeingCreated
 		}
 		return nil, fmt.Errorf("lock state directory: %w", err)
 	}
 	return f, nil
 }
 
+// lockDirBounded takes the state directory's lock, waiting at most 10 s
+// for a create that holds it: every call must return.
+func lockDirBounded(dir string) (*os.File, error) {
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		f, err := lockDir(dir, false)
+		if err == nil || !errors.Is(err, errBeingCreated) || time.Now().After(deadline) {
+			return f, err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // List loads every container under root, sorted by ID. Leftovers of a
-// killed create are skipped.
+// killed create are skipped; a corrupt state file is skipped with a
+// warning.
 func List(root string) ([]*Container, error) {
+	if err := checkRoot(root); err != nil {
+		return nil, err
+	}
 	entries, err := os.ReadDir(root)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -427,6 +540,9 @@ func List(root string) ([]*Container, error) {
 		}
 		c, err := Load(root, e.Name())
 		if err != nil {
+			if !errors.Is(err, ErrNotExist) {
+				logrus.Warnf("list: %s: %v", e.Name(), err)
+			}
 			continue
 		}
 		out = append(out, c)

@@ -19,6 +19,7 @@ import (
 	"github.com/rungrt/rung/initproc"
 	"github.com/rungrt/rung/internal/phase"
 	"github.com/rungrt/rung/libns"
+	"github.com/rungrt/rung/runtime/killpoint"
 	"github.com/rungrt/rung/spec"
 )
 
@@ -126,7 +127,15 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 			return nil, err
 		}
 	}
+	procMount := hostProcMount(s, isolated)
+	hostProc := procMount >= 0
+	if hostProc {
+		logrus.Warn(hostProcWarning(s, procMount, o.MinRung))
+	}
 
+	if err := checkRoot(o.Root); err != nil {
+		return nil, err
+	}
 	phase.Mark("config-validated")
 	if err := os.MkdirAll(o.Root, 0o700); err != nil {
 		return nil, fmt.Errorf("create state root: %w", err)
@@ -144,10 +153,18 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		return nil, err
 	}
 	defer lock.Close()
+	killpoint.Hit(killpoint.CreateDir)
+	// Two fds in reserve: a create that failed for want of fds
+	// (RLIMIT_NOFILE) must still be able to remove what it made.
+	spare := reserveFds(2)
+	defer func() { closeFds(spare) }()
 	pid := 0
 	var cgRef *CgroupRef
+	hostRootTried := false
 	defer func() {
 		if err != nil {
+			closeFds(spare)
+			spare = nil
 			if pid > 0 {
 				// rung is init's parent or subreaper: kill and reap it,
 				// so that it has left the cgroup before that is removed.
@@ -160,12 +177,17 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 				err = fmt.Errorf("%w (and removing the cgroup: %v)", err, cerr)
 				return
 			}
-			if uerr := unmountHostMounts(dir); uerr != nil {
-				// Keep the record: the state directory stays as a
-				// leftover, and `delete` retries.
-				err = fmt.Errorf("%w (and cleaning up: %v)", err, uerr)
-				return
+			if hostRootTried {
+				if uerr := unmountHostMounts(dir); uerr != nil {
+					// Keep the record: the state directory stays as a
+					// leftover, and `delete` retries.
+					err = fmt.Errorf("%w (and cleaning up: %v)", err, uerr)
+					return
+				}
 			}
+			// Its fd too may be needed: nothing recorded is left, and
+			// neither delete nor a create can take the directory now.
+			lock.Close()
 			os.RemoveAll(dir)
 		}
 	}()
@@ -175,9 +197,11 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	// pivot_root in it.
 	var hostRootMnt uint64
 	if !isolated.Has(libns.Mount) {
+		hostRootTried = true
 		if hostRootMnt, err = attachHostRoot(dir, spec.RootfsPath(s, bundle)); err != nil {
 			return nil, err
 		}
+		killpoint.Hit(killpoint.CreateHostRoot)
 	}
 
 	var unit *SystemdUnit
@@ -199,6 +223,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		return nil, err
 	}
 	cgRef = ref
+	killpoint.Hit(killpoint.CreateCgroupRecorded)
 	var tty *ttyProxy
 	if s.Process.Terminal && o.ConsoleSocket == "" && o.RelayTerminal {
 		if tty, err = newTTYProxy(); err != nil {
@@ -236,6 +261,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		return nil, err
 	}
 	defer sync.Close()
+	killpoint.Hit(killpoint.CreateInit)
 	// init waits for its config: put it in its cgroup before it can fork.
 	var kernelTCP *int64
 	if r := s.Linux.Resources; r != nil && r.Memory != nil {
@@ -261,7 +287,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		}
 	}
 	phase.Mark("cgroup-applied")
-	killPoint("cgroup")
+	killpoint.Hit(killpoint.Cgroup)
 	// Hooks during create see "created", as runc and crun pass it and the
 	// runtime-tools hook tests expect.
 	hookState := &specs.State{Version: ociVersion, ID: o.ID, Status: specs.StateCreated, Pid: pid, Bundle: bundle, Annotations: s.Annotations}
@@ -269,6 +295,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		return nil, err
 	}
 	phase.Mark("config-sent")
+	killpoint.Hit(killpoint.CreateConfig)
 	dec, enc := json.NewDecoder(sync), json.NewEncoder(sync)
 	var reply initproc.Reply
 	for {
@@ -306,6 +333,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		}
 	}
 	phase.Mark("init-ready")
+	killpoint.Hit(killpoint.CreateReady)
 	for _, w := range reply.Warnings {
 		logrus.Warn(w)
 	}
@@ -339,6 +367,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 			Extras:     reading.Extras.Names(),
 			Joined:     plan.Joined().Names(),
 			Verified:   true,
+			HostProc:   hostProc,
 		},
 		PidNS:  plan.Create.Has(libns.PID),
 		Cgroup: cgRef,
@@ -348,6 +377,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		return nil, err
 	}
 	phase.Mark("state-written")
+	killpoint.Hit(killpoint.CreateRecord)
 	if o.PidFile != "" {
 		if err := writeFileAtomic(o.PidFile, []byte(strconv.Itoa(pid)), 0o644); err != nil {
 			return nil, fmt.Errorf("write pid file: %w", err)
@@ -362,6 +392,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		return nil, fmt.Errorf("release init: %w", err)
 	}
 	phase.Mark("init-released")
+	killpoint.Hit(killpoint.CreateDone)
 	// init closes its log before it waits for start.
 	initLog.wait()
 	return &CreatedContainer{Container: &Container{root: o.Root, dir: dir, Rec: rec}, tty: tty}, nil
@@ -403,7 +434,7 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 	}
 	defer pidR.Close()
 	defer pidW.Close()
-	exe, err := sealedExe()
+	exe, err := sealedExe(len(preserved))
 	if err != nil {
 		parent.Close()
 		return 0, nil, 0, nil, err
@@ -573,6 +604,22 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 		return 0, nil, 0, nil, errors.New("start container init: no pid reported after joining namespaces")
 	}
 	return pid, parent, consoleFd, childPreserved, nil
+}
+
+func reserveFds(n int) []int {
+	var fds []int
+	for range n {
+		if fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0); err == nil {
+			fds = append(fds, fd)
+		}
+	}
+	return fds
+}
+
+func closeFds(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
 }
 
 // checkPreserved refuses --preserve-fds N unless the caller really passed

@@ -9,13 +9,28 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// maxChildFds bounds the fds init or an exec'd process gets from rung
+// apart from --preserve-fds: stdio, sync socket, fifo or pid pipe, log
+// pipe, console, root, pid pipe, one per namespace kind joined, and one
+// spare.
+const maxChildFds = 3 + 2 + 1 + 1 + 1 + 1 + 8 + 1
+
 // sealedExe returns an fd of rung's own binary on a private, detached,
 // read-only bind mount. init is exec'd through it (/proc/self/fd/N), so
 // /proc/<init>/exe leads to a mount that refuses writes: a container
 // process cannot reopen it to overwrite the host binary (CVE-2019-5736).
 // It costs one clone of a mount instead of a copy of the binary into a
 // memfd on every start.
-func sealedExe() (*os.File, error) {
+//
+// preserved is the --preserve-fds count: the fd is put above every number
+// the child's fds (at most maxChildFds plus those) and exec.Cmd's
+// temporaries while it arranges them (as many again) may take.
+func sealedExe(preserved int) (*os.File, error) {
+	lowest := 2 * (maxChildFds + preserved)
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err == nil && uint64(lowest) >= lim.Cur {
+		return nil, fmt.Errorf("RLIMIT_NOFILE %d is too low: rung needs fds up to %d", lim.Cur, lowest)
+	}
 	tree, err := unix.OpenTree(unix.AT_FDCWD, "/proc/self/exe", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
 	if errors.Is(err, unix.EPERM) {
 		// A rootless caller may not clone a mount: fall back to a sealed
@@ -32,7 +47,7 @@ func sealedExe() (*os.File, error) {
 	}
 	// Keep the fd clear of the numbers exec.Cmd assigns to ExtraFiles,
 	// which would overwrite it in the child before execve reads it.
-	high, err := unix.FcntlInt(uintptr(tree), unix.F_DUPFD_CLOEXEC, 64)
+	high, err := unix.FcntlInt(uintptr(tree), unix.F_DUPFD_CLOEXEC, lowest)
 	unix.Close(tree)
 	if err != nil {
 		return nil, fmt.Errorf("dup rung binary fd: %w", err)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/rungrt/rung/initproc"
 	"github.com/rungrt/rung/libns"
+	"github.com/rungrt/rung/runtime/killpoint"
 )
 
 // ExecOptions are the inputs of `rung exec`.
@@ -74,7 +75,9 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 	}()
 	// The process forks inside the nsenter constructor when it joins a pid
 	// namespace; as subreaper rung becomes the parent of what it forked.
-	if !o.Detach {
+	// Detached with --pidfd-socket too: a process that exits at once then
+	// stays rung's zombie, its pid not reused, until its pidfd is open.
+	if !o.Detach || o.PidfdSocket != "" {
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 			return -1, fmt.Errorf("become subreaper: %w", err)
 		}
@@ -91,7 +94,7 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 		return -1, err
 	}
 	defer pidR.Close()
-	exe, err := sealedExe()
+	exe, err := sealedExe(o.PreserveFds)
 	if err != nil {
 		child.Close()
 		pidW.Close()
@@ -179,6 +182,12 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 		Stderr:     os.Stderr,
 		ExtraFiles: extra,
 	}
+	// The pidfd comes from the clone itself (CLONE_PIDFD): it is the
+	// process' before it can exit and be reaped.
+	clonePidfd := -1
+	if o.PidfdSocket != "" {
+		cmd.SysProcAttr = &syscall.SysProcAttr{PidFD: &clonePidfd}
+	}
 	err = cmd.Start()
 	child.Close()
 	pidW.Close()
@@ -186,6 +195,13 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 	if err != nil {
 		return -1, fmt.Errorf("start exec process: %w", err)
 	}
+	pidfd := clonePidfd
+	defer func() {
+		if pidfd >= 0 {
+			unix.Close(pidfd)
+		}
+	}()
+	killpoint.Hit(killpoint.ExecSpawned)
 	pid := cmd.Process.Pid
 	forked := libns.NeedsFork(joins, 0)
 	if forked {
@@ -206,6 +222,17 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 	}
 	pid = reported
 	kill := func() { _ = unix.Kill(pid, unix.SIGKILL); _, _ = unix.Wait4(pid, nil, 0, nil) }
+	if forked && pidfd >= 0 {
+		// The clone was the constructor, gone now; the process is its
+		// child, waiting for its config: it cannot have exited unless
+		// killed, and then it is rung's zombie (subreaper).
+		unix.Close(pidfd)
+		if pidfd, err = unix.PidfdOpen(pid, 0); err != nil {
+			pidfd = -1
+			kill()
+			return -1, fmt.Errorf("--pidfd-socket: pidfd_open %d: %w", pid, err)
+		}
+	}
 	// A rootless runtime may not read the non-dumpable process' /proc
 	// entries: the process checks itself against joined instead.
 	var joined map[string]libns.Identity
@@ -218,12 +245,14 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 		kill()
 		return -1, err
 	}
+	killpoint.Hit(killpoint.ExecJoined)
 	for _, path := range cgroupPaths {
 		if err := cgroups.WriteCgroupProc(path, pid); err != nil {
 			kill()
 			return -1, fmt.Errorf("join the container's cgroup %s: %w", path, err)
 		}
 	}
+	killpoint.Hit(killpoint.ExecCgroup)
 	var seccomp *specs.LinuxSeccomp
 	if c.Rec.Config != nil && c.Rec.Config.Linux != nil {
 		seccomp = c.Rec.Config.Linux.Seccomp
@@ -232,6 +261,7 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 		kill()
 		return -1, fmt.Errorf("send process to exec: %w", err)
 	}
+	killpoint.Hit(killpoint.ExecConfig)
 	var reply initproc.Reply
 	dec := json.NewDecoder(parent)
 	err = dec.Decode(&reply)
@@ -254,6 +284,7 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 		kill()
 		return -1, fmt.Errorf("exec: %w", err)
 	}
+	killpoint.Hit(killpoint.ExecStarted)
 	// The process closed its log just before its exec.
 	execLog.wait()
 	if o.PidFile != "" {
@@ -262,7 +293,7 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 		}
 	}
 	if o.PidfdSocket != "" {
-		if err := sendPidfd(o.PidfdSocket, pid); err != nil {
+		if err := sendPidfdFd(o.PidfdSocket, pidfd); err != nil {
 			kill()
 			return -1, err
 		}

@@ -1,7 +1,9 @@
 package runtime
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,14 +56,14 @@ func attachHostRoot(dir, rootfs string) (_ uint64, err error) {
 		return 0, fmt.Errorf("root.path: %s is the host's /: without a mount namespace the container's mounts would cover the host's", rootfs)
 	}
 	// Held until the record is written, so two creates cannot both find
-	// a rootfs free and stack their copies on each other.
-	stateRoot := filepath.Dir(dir)
-	lock, err := lockDir(stateRoot, true)
+	// a rootfs free and stack their copies on each other. Host-wide, not
+	// per --root: the mount table is the host's.
+	reg, err := openHostRootRegistry()
 	if err != nil {
-		return 0, fmt.Errorf("lock state root: %w", err)
+		return 0, err
 	}
-	defer lock.Close()
-	if err := refuseSharedRootfs(stateRoot, real); err != nil {
+	defer reg.Close()
+	if err := refuseSharedRootfs(reg, real); err != nil {
 		return 0, err
 	}
 	// One handle for every step, so the rootfs is looked up once.
@@ -104,8 +106,13 @@ func attachHostRoot(dir, rootfs string) (_ uint64, err error) {
 	if err := writeFileAtomic(record, data, 0o600); err != nil {
 		return 0, err
 	}
+	if err := register(reg, dir); err != nil {
+		os.Remove(record)
+		return 0, err
+	}
 	if err := unix.MoveMount(tree, "", rootFd, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
 		os.Remove(record)
+		unregister(dir)
 		return 0, fmt.Errorf("root.path: attach the copy of %s: move_mount: %w", real, err)
 	}
 	// Attached below a shared mount, the copy was made shared with the
@@ -186,20 +193,94 @@ func cloneSubmounts(rootfs string) ([]submount, error) {
 	return subs, nil
 }
 
-// refuseSharedRootfs refuses a rootfs that another container of this state
-// root, without a mount namespace either, has its copy on, or below or
-// above it: a copy of it would hold that container's mounts, and deleting
-// that container would take this one's with it.
-func refuseSharedRootfs(stateRoot, rootfs string) error {
-	records, _ := filepath.Glob(filepath.Join(stateRoot, "*", hostMountsFile))
-	for _, r := range records {
-		hr, err := readHostRoot(filepath.Dir(r))
-		if err != nil || !(hr.Rootfs == rootfs || strings.HasPrefix(rootfs, hr.Rootfs+"/") || strings.HasPrefix(hr.Rootfs, rootfs+"/")) {
+// hostRootRegistry lists, host-wide, the state directory of every
+// container whose rootfs copy is on the host's mount table, whatever its
+// --root: one symlink to the state directory each, named after it.
+var hostRootRegistry = "/run/rung-hostroots"
+
+// openHostRootRegistry opens the registry, made if missing, and takes its
+// lock. It must be a directory of root's, not a symlink: a registry
+// planted by someone else could hide a rootfs in use.
+func openHostRootRegistry() (*os.File, error) {
+	if err := os.Mkdir(hostRootRegistry, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, fmt.Errorf("root.path: host rootfs registry: %w", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(hostRootRegistry, &st); err != nil {
+		return nil, fmt.Errorf("root.path: host rootfs registry: %w", err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR || st.Uid != uint32(os.Geteuid()) || st.Mode&0o022 != 0 {
+		return nil, fmt.Errorf("root.path: host rootfs registry %s is not a directory of uid %d writable only by it", hostRootRegistry, os.Geteuid())
+	}
+	f, err := lockDir(hostRootRegistry, true)
+	if err != nil {
+		return nil, fmt.Errorf("root.path: lock the host rootfs registry: %w", err)
+	}
+	return f, nil
+}
+
+func registryEntry(dir string) string {
+	sum := sha256.Sum256([]byte(dir))
+	return filepath.Join(hostRootRegistry, hex.EncodeToString(sum[:16]))
+}
+
+func register(reg *os.File, dir string) error {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	entry := registryEntry(dir)
+	os.Remove(entry) // a stale entry of a state directory since removed
+	if err := os.Symlink(dir, entry); err != nil {
+		return fmt.Errorf("root.path: register in %s: %w", hostRootRegistry, err)
+	}
+	return nil
+}
+
+func unregister(dir string) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return
+	}
+	entry := registryEntry(dir)
+	if target, err := os.Readlink(entry); err == nil && target == dir {
+		os.Remove(entry)
+	}
+}
+
+// refuseSharedRootfs refuses a rootfs that another container without a
+// mount namespace, under any --root, has its copy on, or below or above
+// it: a copy of it would hold that container's mounts, and deleting that
+// container would take this one's with it. Entries whose copy is gone are
+// removed.
+func refuseSharedRootfs(reg *os.File, rootfs string) error {
+	entries, err := reg.ReadDir(-1)
+	if err != nil {
+		return fmt.Errorf("root.path: read the host rootfs registry: %w", err)
+	}
+	for _, e := range entries {
+		entry := filepath.Join(hostRootRegistry, e.Name())
+		dir, err := os.Readlink(entry)
+		if err != nil || !filepath.IsAbs(dir) {
 			continue
 		}
-		if mounted, err := hr.mounted(); err != nil || mounted != nil {
-			return fmt.Errorf("root.path: %s is on the rootfs of container %s, which shares the host's mount namespace too", rootfs, filepath.Base(filepath.Dir(r)))
+		hr, err := readHostRoot(dir)
+		if errors.Is(err, os.ErrNotExist) {
+			os.Remove(entry)
+			continue
 		}
+		if err != nil {
+			continue
+		}
+		mounted, err := hr.mounted()
+		if err == nil && mounted == nil {
+			os.Remove(entry)
+			continue
+		}
+		if !(hr.Rootfs == rootfs || strings.HasPrefix(rootfs, hr.Rootfs+"/") || strings.HasPrefix(hr.Rootfs, rootfs+"/")) {
+			continue
+		}
+		return fmt.Errorf("root.path: %s is on the rootfs of container %s (state %s), which shares the host's mount namespace too", rootfs, filepath.Base(dir), dir)
 	}
 	return nil
 }
@@ -253,7 +334,11 @@ func unmountHostMounts(dir string) error {
 	if err != nil {
 		return err
 	}
-	return hr.detach()
+	if err := hr.detach(); err != nil {
+		return err
+	}
+	unregister(dir)
+	return nil
 }
 
 // mounted returns the mount table if the copy is still in it.

@@ -123,6 +123,11 @@ func sendPidfd(path string, pid int) error {
 		return fmt.Errorf("--pidfd-socket: pidfd_open %d: %w", pid, err)
 	}
 	defer unix.Close(pidfd)
+	return sendPidfdFd(path, pidfd)
+}
+
+// sendPidfdFd passes pidfd to the engine listening at path.
+func sendPidfdFd(path string, pidfd int) error {
 	sock, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("--pidfd-socket: %w", err)

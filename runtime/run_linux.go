@@ -1,6 +1,10 @@
 package runtime
 
-import "time"
+import (
+	"time"
+
+	"github.com/rungrt/rung/runtime/killpoint"
+)
 
 // Wait forwards the signals rung receives to the container's init until
 // it exits, and returns its exit status the way a shell reports it:
@@ -8,6 +12,8 @@ import "time"
 // the container (init's parent or subreaper) can wait for it. With a
 // relayed terminal, the container's pty is rung's stdio meanwhile.
 func (c *CreatedContainer) Wait() (int, error) {
+	killpoint.Hit(killpoint.RunStarted)
+	defer killpoint.Hit(killpoint.RunExited)
 	if c.tty == nil {
 		return waitForwarding(c.Rec.Pid)
 	}

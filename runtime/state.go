@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 const (
@@ -35,6 +37,9 @@ type Isolation struct {
 	Extras     []string `json:"extras"`
 	Joined     []string `json:"joined,omitempty"` // entered by path, not created
 	Verified   bool     `json:"verified"`
+	// HostProc: a proc mount without a pid namespace of its own shows
+	// the host's processes (hostproc_linux.go).
+	HostProc bool `json:"hostProc,omitempty"`
 }
 
 // Record is what state.json holds: enough to find and identify the
@@ -76,6 +81,9 @@ type State struct {
 // ErrNotExist is the text engines match on for a missing container.
 var ErrNotExist = errors.New("container does not exist")
 
+// ErrCorruptState is a state file that cannot be read as one.
+var ErrCorruptState = errors.New("corrupt state file")
+
 func stateDir(root, id string) string { return filepath.Join(root, id) }
 
 // writeRecord replaces state.json atomically: a reader sees the old file
@@ -110,7 +118,7 @@ func readRecord(dir string) (*Record, error) {
 	}
 	var r Record
 	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("corrupt state file %s: %w", filepath.Join(dir, stateFile), err)
+		return nil, fmt.Errorf("%w %s: %v", ErrCorruptState, filepath.Join(dir, stateFile), err)
 	}
 	return &r, nil
 }
@@ -143,3 +151,60 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 
 // ociVersion is the runtime-spec version rung implements.
 var ociVersion = specs.Version
+
+// checkRoot refuses a state root that someone else could have planted or
+// can write to: a symlink owned by another user (never followed), or a
+// directory not owned by the caller or writable by group or others, where
+// another user could plant a container's state directory.
+func checkRoot(root string) error {
+	fi, err := os.Lstat(root)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // create makes it, 0700
+	}
+	if err != nil {
+		return fmt.Errorf("state root: %w", err)
+	}
+	euid := uint32(os.Geteuid())
+	st := fi.Sys().(*syscall.Stat_t)
+	if fi.Mode()&os.ModeSymlink != 0 {
+		if st.Uid != euid {
+			return fmt.Errorf("state root %s is a symlink owned by uid %d, not %d: refused, not followed", root, st.Uid, euid)
+		}
+		if fi, err = os.Stat(root); err != nil {
+			return fmt.Errorf("state root: %w", err)
+		}
+		st = fi.Sys().(*syscall.Stat_t)
+	}
+	if st.Uid != euid && unix.Access(root, unix.W_OK|unix.X_OK) != nil {
+		// Someone else's that we cannot use anyway (a user's rung with
+		// root's /run/rung): the caller's own error says so, as runc's.
+		return nil
+	}
+	return checkOwnDir("state root", root, fi, st, euid)
+}
+
+func checkOwnDir(what, path string, fi os.FileInfo, st *syscall.Stat_t, euid uint32) error {
+	if !fi.IsDir() {
+		return fmt.Errorf("%s %s is not a directory: refused", what, path)
+	}
+	if st.Uid != euid {
+		return fmt.Errorf("%s %s is owned by uid %d, not %d: refused", what, path, st.Uid, euid)
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("%s %s is writable by others (mode %04o): refused", what, path, fi.Mode().Perm())
+	}
+	return nil
+}
+
+// checkStateDir refuses a container's state directory that is a symlink
+// (never followed) or that is not the caller's own.
+func checkStateDir(dir string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	if fi.Mode()&os.ModeSymlink != 0 {
+		return fmt.Errorf("state directory %s is a symlink: refused, not followed", dir)
+	}
+	return checkOwnDir("state directory", dir, fi, fi.Sys().(*syscall.Stat_t), uint32(os.Geteuid()))
+}

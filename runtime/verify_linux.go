@@ -35,6 +35,9 @@ type Report struct {
 	Seccomp    string           `json:"seccomp"`
 	Cgroup     string           `json:"cgroup"`
 	Problems   []string         `json:"problems"`
+	// Exposures are what the config asked for and the kernel shows, but
+	// reaches beyond the namespaces: not problems, worth knowing.
+	Exposures []string `json:"exposures,omitempty"`
 }
 
 // OK reports whether everything the config asked for is in effect.
@@ -109,6 +112,13 @@ func (c *Container) Verify() (*Report, error) {
 		r.Namespaces = append(r.Namespaces, chk)
 	}
 	r.Rung = libns.Assess(isolated).String()
+	exposure, err := liveHostProc(c.Rec.Pid, !isolated.Has(libns.PID))
+	if err != nil {
+		return nil, err
+	}
+	if exposure != "" {
+		r.Exposures = append(r.Exposures, exposure)
+	}
 	if err := c.verifyProcess(r); err != nil {
 		return nil, err
 	}
