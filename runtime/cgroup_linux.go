@@ -79,7 +79,9 @@ func openCgroup(dir string, cg *cgroups.Cgroup, unit *SystemdUnit) (cgroups.Mana
 // where that does not apply: cgroup v1, where the clone cannot target a
 // cgroup per hierarchy, and systemd, which makes the scope from init's pid.
 func precreateCgroup(m cgroups.Manager, cg *cgroups.Cgroup) (*os.File, error) {
-	if cg.Systemd || !cgroups.IsCgroup2UnifiedMode() || !kernelAtLeast(5, 7) {
+	// Rootless: a cgroup the caller may not make is skipped where the
+	// config asks no limits (applyCgroup), so init is not cloned into it.
+	if cg.Systemd || cg.Rootless || !cgroups.IsCgroup2UnifiedMode() || !kernelAtLeast(5, 7) {
 		return nil, nil
 	}
 	if err := m.Apply(-1); err != nil {

@@ -55,6 +55,9 @@ type suite struct {
 	name    string
 	timeout time.Duration
 	cmd     string // run by payload.sh from the payload directory
+	// reportOnly: the suite's results are printed, and its failures do
+	// not fail the test (see suites for which, and why).
+	reportOnly bool
 }
 
 // suites run in the guest in order. RUNG_TEST_GLOBAL_FLAGS (see
@@ -65,12 +68,17 @@ type suite struct {
 // its report comes back as engines-report.txt. RUNG_VM_SUITES (a comma
 // separated list of names) runs only some.
 var suites = []suite{
-	{"integration", 30 * time.Minute, "./tests.test -test.v=test2json -test.count=1 -test.timeout=28m"},
+	{"integration", 30 * time.Minute, "./tests.test -test.v=test2json -test.count=1 -test.timeout=28m", false},
 	// The cgroup, lifecycle, exec, pause, update and events tests again
 	// under the systemd cgroup manager (issue 12 §4).
 	{"integration-systemd", 15 * time.Minute, "env RUNG_TEST_GLOBAL_FLAGS=--systemd-cgroup ./tests.test -test.v=test2json -test.count=1 -test.timeout=14m " +
-		"-test.run=^(TestCgroupLimits|TestCgroupMount|TestCgroupInUse|TestFailedCreate|TestKilledCreate|TestDeviceRules|TestEveryResource|TestLifecycle|TestKill|TestRunExitCodes|TestExec|TestPause|TestUpdate|TestSystemd)"},
-	{"engines", 60 * time.Minute, "./engines.test -test.v=test2json -test.count=1 -test.timeout=58m"},
+		"-test.run=^(TestCgroupLimits|TestCgroupMount|TestCgroupInUse|TestFailedCreate|TestKilledCreate|TestDeviceRules|TestEveryResource|TestLifecycle|TestKill|TestRunExitCodes|TestExec|TestPause|TestUpdate|TestSystemd)", false},
+	// Report only, and bounded so that CI's whole run stays in its time:
+	// under TCG the engines run 10-50 times slower than natively, and
+	// their per-command timeouts were set for native speed, so a failure
+	// here may be the emulator's, not rung's. Its table is printed; the
+	// native run of the same scenarios (tests/engines) fails the test.
+	{"engines", 25 * time.Minute, "./engines.test -test.v=test2json -test.count=1 -test.timeout=24m", true},
 }
 
 func init() {
@@ -502,6 +510,9 @@ func summarise(t *testing.T, results string) {
 		}
 		pass, fail, skip, outputs := tally(jsonPath)
 		line := fmt.Sprintf("suite %s: exit %d, %d passed, %d failed, %d skipped", s.name, code, len(pass), len(fail), len(skip))
+		if s.reportOnly {
+			line += " (report only)"
+		}
 		phases = append(phases, line)
 		if len(fail) > 0 {
 			phases = append(phases, "  failed: "+strings.Join(fail, " "))
@@ -519,11 +530,15 @@ func summarise(t *testing.T, results string) {
 		for _, name := range fail {
 			t.Logf("--- FAIL in the guest: %s\n%s", name, outputs[name])
 		}
+		report := t.Errorf
+		if s.reportOnly {
+			report = t.Logf
+		}
 		if code != 0 || len(fail) > 0 {
-			t.Errorf("suite %s failed in the guest (exit %d, %d failed tests; output %s)", s.name, code, len(fail), raw)
+			report("suite %s failed in the guest (exit %d, %d failed tests; output %s)", s.name, code, len(fail), raw)
 		}
 		if code == 0 && len(pass) == 0 {
-			t.Errorf("suite %s: no test passed", s.name)
+			report("suite %s: no test passed", s.name)
 		}
 	}
 }
