@@ -162,8 +162,9 @@ func TestConcurrentChurn(t *testing.T) {
 					calls.Add(1)
 					// Either may win; a losing start says why in one line
 					// (init killed under it reads as stopped, or, while it
-					// dies, as no longer waiting for start).
-					if start.code != 0 && !strings.Contains(start.stderr, "stopped") && !strings.Contains(start.stderr, "does not exist") && !strings.Contains(start.stderr, "exec fifo") && !strings.Contains(start.stderr, "already running") {
+					// dies, as no longer waiting for start, or gone by the
+					// time start opens it: runc's "container not running").
+					if start.code != 0 && !strings.Contains(start.stderr, "stopped") && !strings.Contains(start.stderr, "does not exist") && !strings.Contains(start.stderr, "exec fifo") && !strings.Contains(start.stderr, "already running") && !strings.Contains(start.stderr, "container not running") {
 						t.Errorf("worker %d: start racing delete: exit %d %q", w, start.code, start.stderr)
 					}
 					continue
