@@ -184,7 +184,9 @@ func TestLowNofile(t *testing.T) {
 			e.must("delete", "--force", id)
 		} else {
 			failed++
-			checkFailure(t, fmt.Sprintf("RLIMIT_NOFILE %d", n), r, "epollcreate failed with 24")
+			// The Go runtime's own poller (epoll, or eventfd on older
+			// kernels) may fail with EMFILE before rung runs at all.
+			checkFailure(t, fmt.Sprintf("RLIMIT_NOFILE %d", n), r, "failed with 24")
 		}
 		e.noLeftovers(id)
 	}

@@ -81,9 +81,11 @@ func TestEveryResourceInEffect(t *testing.T) {
 			"memory.low":      fmt.Sprint(resv),
 			"memory.swap.max": fmt.Sprint(swap - mem), // v2 limits swap alone
 			"memory.high":     fmt.Sprint(96 << 20),
-			// runc 1.3+ and crun map the default shares to the default
-			// weight (Debian's runc 1.1 gave 39 by a linear rule).
-			"cpu.weight":  "100",
+			// Converted as the cgroups library (runc 1.3+, crun) does,
+			// which maps the default 1024 to the default weight 100;
+			// Debian's runc 1.1 gave 20 by a linear rule. Not 100:
+			// dropped shares would read as the default.
+			"cpu.weight":  "59",
 			"cpu.max":     "50000 100000",
 			"cpuset.cpus": "0",
 			"cpuset.mems": "0",
