@@ -3,7 +3,6 @@ package tests
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -175,30 +174,7 @@ func TestUpdateAndEvents(t *testing.T) {
 func TestPidfdSocket(t *testing.T) {
 	e := newEnv(t)
 	path := filepath.Join(e.dir, "pidfd.sock")
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	got := make(chan int, 2)
-	go func() {
-		for {
-			conn, err := l.AcceptUnix()
-			if err != nil {
-				return
-			}
-			buf, oob := make([]byte, 64), make([]byte, unix.CmsgSpace(4))
-			_, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
-			conn.Close()
-			fd := -1
-			if msgs, _ := unix.ParseSocketControlMessage(oob[:oobn]); err == nil && len(msgs) == 1 {
-				if fds, _ := unix.ParseUnixRights(&msgs[0]); len(fds) == 1 {
-					fd = fds[0]
-				}
-			}
-			got <- fd
-		}
-	}()
+	got := pidfdListener(t, path)
 	// pidOf reads which process a received pidfd refers to.
 	pidOf := func(fd int) int {
 		data, _ := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", fd))
