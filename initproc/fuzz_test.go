@@ -29,6 +29,8 @@ func FuzzMountOptions(f *testing.F) {
 		{"overlay", "lowerdir=/a:/b,upperdir=/u,workdir=/w,ro,rw"},
 		{"ext4", "remount,ro,sync,dirsync,lazytime,iversion,mand,silent,defaults"},
 		{"bind", "suid,dev,exec,diratime,async,nomand,loud,nolazytime,noiversion,symfollow,relatime"},
+		{"bind", "rbind,rro,rnosuid,rdev,rexec,rnoatime,rsymfollow"},
+		{"bind", "rrw,rsuid,rnodev,rnoexec,rnodiratime,rdiratime,rstrictatime,rnosymfollow"},
 		{"", ",,"},
 	} {
 		f.Add(s[0], s[1])
@@ -69,7 +71,7 @@ func checkMountOptions(t *testing.T, typ string, opts []string, o mountOptions) 
 			t.Fatalf("%q: attribute of %s: set %#x clear %#x, last said %q", opts, name, o.attrSet, o.attrClr, last)
 		}
 	}
-	lastAtime, lastProp := "", ""
+	lastAtime, lastRecAtime, lastProp := "", "", ""
 	bind, rec, copyup := typ == "bind", false, false
 	var data []string
 	for _, opt := range opts {
@@ -86,6 +88,9 @@ func checkMountOptions(t *testing.T, typ string, opts []string, o mountOptions) 
 		}
 		if _, ok := atimeOpts[opt]; ok {
 			lastAtime = opt
+		} else if _, ok := recursiveOpts[opt]; ok {
+		} else if _, ok := recursiveAtimeOpts[opt]; ok {
+			lastRecAtime = opt
 		} else if _, ok := propagationOpts[opt]; ok {
 			lastProp = opt
 		} else if _, ok := flagOpts[opt]; !ok {
@@ -107,6 +112,7 @@ func checkMountOptions(t *testing.T, typ string, opts []string, o mountOptions) 
 	if o.attrSet&o.attrClr&^unix.MOUNT_ATTR__ATIME != 0 {
 		t.Fatalf("%q: attributes %#x both set and cleared", opts, o.attrSet&o.attrClr)
 	}
+	checkRecursiveOptions(t, opts, o, lastRecAtime)
 	if o.propagation != propagationOpts[lastProp] {
 		t.Fatalf("%q: propagation %#x, last said %q", opts, o.propagation, lastProp)
 	}
@@ -115,6 +121,37 @@ func checkMountOptions(t *testing.T, typ string, opts []string, o mountOptions) 
 	}
 	if strings.Join(o.data, "\x00") != strings.Join(data, "\x00") || len(o.data) != len(data) {
 		t.Fatalf("%q: data %q, want %q", opts, o.data, data)
+	}
+}
+
+// checkRecursiveOptions: the recursive forms (rro, rnosuid, ...) change
+// only the recursive attributes, the last of two opposites winning, and
+// the last recursive atime option sets the whole atime field.
+func checkRecursiveOptions(t *testing.T, opts []string, o mountOptions, lastRecAtime string) {
+	t.Helper()
+	for name, r := range recursiveOpts {
+		if r.clear {
+			continue
+		}
+		last := ""
+		for _, opt := range opts {
+			if g, ok := recursiveOpts[opt]; ok && g.attr == r.attr {
+				last = opt
+			}
+		}
+		set := last != "" && !recursiveOpts[last].clear
+		cleared := last != "" && recursiveOpts[last].clear
+		if (o.recAttrSet&r.attr != 0) != set || (o.recAttrClr&r.attr != 0) != cleared {
+			t.Fatalf("%q: recursive attribute of %s: set %#x clear %#x, last said %q", opts, name, o.recAttrSet, o.recAttrClr, last)
+		}
+	}
+	const atime = unix.MOUNT_ATTR__ATIME
+	if lastRecAtime == "" {
+		if (o.recAttrSet|o.recAttrClr)&atime != 0 {
+			t.Fatalf("%q: recursive atime set with no recursive atime option: %+v", opts, o)
+		}
+	} else if o.recAttrSet&atime != recursiveAtimeOpts[lastRecAtime] || o.recAttrClr&atime != atime {
+		t.Fatalf("%q: recursive atime: %+v, last said %q", opts, o, lastRecAtime)
 	}
 }
 
@@ -149,11 +186,24 @@ func canonicalOptions(o mountOptions) []string {
 			out = append(out, name)
 		}
 	}
+	for name, r := range recursiveOpts {
+		if (!r.clear && o.recAttrSet&r.attr != 0) || (r.clear && o.recAttrClr&r.attr != 0) {
+			out = append(out, name)
+		}
+	}
+	if o.recAttrClr&unix.MOUNT_ATTR__ATIME != 0 {
+		for _, name := range []string{"rnoatime", "rrelatime", "rstrictatime"} {
+			if o.recAttrSet&unix.MOUNT_ATTR__ATIME == recursiveAtimeOpts[name] {
+				out = append(out, name)
+			}
+		}
+	}
 	return append(out, o.data...)
 }
 
 func equalMountOptions(a, b mountOptions) bool {
 	return a.flags == b.flags && a.attrSet == b.attrSet && a.attrClr == b.attrClr &&
+		a.recAttrSet == b.recAttrSet && a.recAttrClr == b.recAttrClr &&
 		a.propagation == b.propagation && a.bind == b.bind && a.recursive == b.recursive &&
 		a.tmpcopyup == b.tmpcopyup && strings.Join(a.data, "\x00") == strings.Join(b.data, "\x00") &&
 		len(a.data) == len(b.data)
