@@ -16,6 +16,10 @@
 #   --only LIST          run only these programs (comma-separated names).
 #   --timeout SECONDS    per-program timeout (default 60).
 #   --results DIR        results directory (default tests/.cache/conformance/results).
+#   --build-only         build the suite (into the cache) and exit.
+#   --suite DIR          use the suite already built in DIR (a copy of the
+#                        cache's bin directory) and build nothing: no Go
+#                        needed (the VM test runs it so in its guest).
 #
 # The suite is built once into tests/.cache/conformance (override with
 # CONFORMANCE_CACHE) from the runtime-tools module at $RT_VERSION in a
@@ -61,6 +65,8 @@ RESULTS=$CACHE/results
 KNOWN_FILE=$SCRIPT_DIR/known-failures.txt
 TIMEOUT=60
 REPORT_ONLY=0
+BUILD_ONLY=0
+PREBUILT=
 ONLY=
 NAMES=()
 PATHS=()
@@ -86,6 +92,9 @@ while [ $# -gt 0 ]; do
 		PATHS+=("$path")
 		;;
 	--report-only) REPORT_ONLY=1 ;;
+	--build-only) BUILD_ONLY=1 ;;
+	--suite) [ $# -ge 2 ] || die "--suite needs a directory"; PREBUILT=$2; shift ;;
+	--suite=*) PREBUILT=${1#--suite=} ;;
 	--only) [ $# -ge 2 ] || die "--only needs a list"; ONLY=$2; shift ;;
 	--only=*) ONLY=${1#--only=} ;;
 	--timeout) [ $# -ge 2 ] || die "--timeout needs seconds"; TIMEOUT=$2; shift ;;
@@ -103,13 +112,15 @@ if [ ${#NAMES[@]} -eq 0 ]; then
 	PATHS=(./rung /usr/bin/crun)
 fi
 [ "$(id -u)" -eq 0 ] || die "must run as root"
-for cmd in go tar timeout awk mountpoint umount; do
+[ -z "$PREBUILT" ] || [ "$BUILD_ONLY" -eq 0 ] || die "--suite and --build-only exclude each other"
+for cmd in tar timeout awk mountpoint umount; do
 	command -v "$cmd" >/dev/null || die "missing command: $cmd"
 done
 [[ $RESULTS == /* ]] || RESULTS=$PWD/$RESULTS
 
 # Absolute runtime paths: the programs run in the suite's directory.
 for i in "${!PATHS[@]}"; do
+	[ "$BUILD_ONLY" -eq 0 ] || break
 	p=${PATHS[$i]}
 	if [[ $p != */* ]]; then
 		p=$(command -v "$p") || die "runtime ${NAMES[$i]}: '$p' not found in PATH"
@@ -172,7 +183,18 @@ build_suite() {
 	mv "$tmpbin" "$SUITE_BIN"
 }
 
-build_suite
+if [ -n "$PREBUILT" ]; then
+	SUITE_BIN=$(cd "$PREBUILT" && pwd) || die "--suite $PREBUILT: no such directory"
+	[ -x "$SUITE_BIN/runtimetest" ] && [ -f "$SUITE_BIN/rootfs-amd64.tar.gz" ] ||
+		die "--suite $PREBUILT: no runtimetest or rootfs-amd64.tar.gz (a copy of $CACHE/bin is expected)"
+else
+	command -v go >/dev/null || die "missing command: go"
+	build_suite
+fi
+if [ "$BUILD_ONLY" -eq 1 ]; then
+	echo "$SUITE_BIN"
+	exit 0
+fi
 
 PROGRAMS=()
 for f in "$SUITE_BIN"/*; do

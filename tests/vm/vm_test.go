@@ -58,6 +58,9 @@ type suite struct {
 	// reportOnly: the suite's results are printed, and its failures do
 	// not fail the test (see suites for which, and why).
 	reportOnly bool
+	// conformance: the suite is tests/conformance/run.sh, not a Go test
+	// binary: its exit status is its verdict and its totals are its report.
+	conformance bool
 }
 
 // suites run in the guest in order. RUNG_TEST_GLOBAL_FLAGS (see
@@ -73,17 +76,22 @@ var suites = []suite{
 	// user bus) is the open VM part of issue 13, and fails today ("mounts:
 	// cgroup on /sys/fs/cgroup: device or resource busy"). They run on
 	// the native host.
-	{"integration", 30 * time.Minute, "./tests.test -test.v=test2json -test.count=1 -test.timeout=28m -test.skip=^TestRootless", false},
+	{name: "integration", timeout: 30 * time.Minute, cmd: "./tests.test -test.v=test2json -test.count=1 -test.timeout=28m -test.skip=^TestRootless"},
 	// The cgroup, lifecycle, exec, pause, update and events tests again
 	// under the systemd cgroup manager (issue 12 §4).
-	{"integration-systemd", 15 * time.Minute, "env RUNG_TEST_GLOBAL_FLAGS=--systemd-cgroup ./tests.test -test.v=test2json -test.count=1 -test.timeout=14m " +
-		"-test.run=^(TestCgroupLimits|TestCgroupMount|TestCgroupInUse|TestFailedCreate|TestKilledCreate|TestDeviceRules|TestEveryResource|TestLifecycle|TestKill|TestRunExitCodes|TestExec|TestPause|TestUpdate|TestSystemd)", false},
+	{name: "integration-systemd", timeout: 15 * time.Minute, cmd: "env RUNG_TEST_GLOBAL_FLAGS=--systemd-cgroup ./tests.test -test.v=test2json -test.count=1 -test.timeout=14m " +
+		"-test.run=^(TestCgroupLimits|TestCgroupMount|TestCgroupInUse|TestFailedCreate|TestKilledCreate|TestDeviceRules|TestEveryResource|TestLifecycle|TestKill|TestRunExitCodes|TestExec|TestPause|TestUpdate|TestSystemd)"},
+	// The runtime-tools validation suite on cgroup v2, rung and crun in
+	// one run (issue 12 §4), with the rule run.sh applies on the native
+	// host: rung fails nothing crun passes (known-failures.txt excepted).
+	{name: "conformance", timeout: 20 * time.Minute, conformance: true, cmd: "bash conformance/run.sh --suite conformance/suite " +
+		"--results /var/lib/rung-conformance --runtime rung=./rung --runtime crun=crun --timeout 120"},
 	// Report only, and bounded so that CI's whole run stays in its time:
 	// under TCG the engines run 10-50 times slower than natively, and
 	// their per-command timeouts were set for native speed, so a failure
 	// here may be the emulator's, not rung's. Its table is printed; the
 	// native run of the same scenarios (tests/engines) fails the test.
-	{"engines", 25 * time.Minute, "./engines.test -test.v=test2json -test.count=1 -test.timeout=24m", true},
+	{name: "engines", timeout: 25 * time.Minute, cmd: "./engines.test -test.v=test2json -test.count=1 -test.timeout=24m", reportOnly: true},
 }
 
 func init() {
@@ -319,14 +327,20 @@ func buildPayload(t *testing.T, repo, dir string) {
 		t.Fatalf("copy crictl: %v %s", err, out)
 	}
 	copyFile(t, "payload.sh", filepath.Join(dir, "payload.sh"))
+	for _, s := range suites {
+		if s.conformance {
+			conformancePayload(t, repo, filepath.Join(bin, "conformance"))
+			break
+		}
+	}
 	var b strings.Builder
 	for _, s := range suites {
 		// RUNG_VM_RUN narrows the suites to the tests it matches (-run);
 		// RUNG_VM_ARGS adds test flags (e.g. -test.count=5).
-		if r := os.Getenv("RUNG_VM_RUN"); r != "" {
+		if r := os.Getenv("RUNG_VM_RUN"); r != "" && !s.conformance {
 			s.cmd += " -test.run=" + r
 		}
-		if a := os.Getenv("RUNG_VM_ARGS"); a != "" {
+		if a := os.Getenv("RUNG_VM_ARGS"); a != "" && !s.conformance {
 			s.cmd += " " + a
 		}
 		fmt.Fprintf(&b, "%s %d %s\n", s.name, int(s.timeout.Seconds()), s.cmd)
@@ -335,6 +349,27 @@ func buildPayload(t *testing.T, repo, dir string) {
 		t.Fatal(err)
 	}
 	phase(t, "payload build", start, "rung, probe, tests.test, engines.test, crictl")
+}
+
+// conformancePayload puts the runtime-tools validation suite, built on
+// the host (the guest has no Go), and its runner in dir.
+func conformancePayload(t *testing.T, repo, dir string) {
+	script := filepath.Join(repo, "tests/conformance/run.sh")
+	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "bash", script, "--build-only").Output()
+	if err != nil {
+		t.Fatalf("build the conformance suite: %v\n%s", err, out)
+	}
+	built := strings.TrimSpace(string(out))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("cp", "-a", built, filepath.Join(dir, "suite")).CombinedOutput(); err != nil {
+		t.Fatalf("copy the conformance suite: %v %s", err, out)
+	}
+	copyFile(t, script, filepath.Join(dir, "run.sh"))
+	copyFile(t, filepath.Join(repo, "tests/conformance/known-failures.txt"), filepath.Join(dir, "known-failures.txt"))
 }
 
 func copyFile(t *testing.T, src, dst string) {
@@ -518,6 +553,10 @@ func summarise(t *testing.T, results string) {
 		}
 		code, _ := strconv.Atoi(strings.Fields(string(exitData))[0])
 		raw := filepath.Join(results, s.name+".log")
+		if s.conformance {
+			summariseConformance(t, s, code, raw)
+			continue
+		}
 		jsonPath := filepath.Join(results, s.name+".json")
 		conv := exec.Command("go", "tool", "test2json", "-t", "-p", s.name)
 		in, err := os.Open(raw)
@@ -565,6 +604,43 @@ func summarise(t *testing.T, results string) {
 		if code == 0 && len(pass) == 0 {
 			report("suite %s: no test passed", s.name)
 		}
+	}
+}
+
+// summariseConformance reports run.sh's totals and verdict (its exit
+// status: 0 when rung fails nothing crun passes) and the failures it lists.
+func summariseConformance(t *testing.T, s suite, code int, raw string) {
+	data, err := os.ReadFile(raw)
+	if err != nil {
+		t.Errorf("suite %s: %v", s.name, err)
+		return
+	}
+	var keep []string
+	section := false
+	for _, l := range strings.Split(string(data), "\n") {
+		switch {
+		case strings.HasPrefix(l, "totals:"), strings.HasPrefix(l, "rung failures that"),
+			strings.HasPrefix(l, "other rung failures"), strings.HasPrefix(l, "known rung failures"):
+			section = true
+		case l == "":
+			section = false
+		case strings.HasPrefix(l, "verdict:"):
+			section = false
+		default:
+			if !section {
+				continue
+			}
+		}
+		if section || strings.HasPrefix(l, "verdict:") {
+			keep = append(keep, "  "+l)
+		}
+	}
+	line := fmt.Sprintf("suite %s: exit %d", s.name, code)
+	phases = append(phases, line)
+	phases = append(phases, keep...)
+	t.Log(line + "\n" + strings.Join(keep, "\n"))
+	if code != 0 {
+		t.Errorf("suite %s failed in the guest (exit %d): rung fails what crun passes, or the run broke; output %s\n%s", s.name, code, raw, tail(raw, 40))
 	}
 }
 
