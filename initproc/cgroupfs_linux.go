@@ -1,6 +1,7 @@
 package initproc
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -36,7 +37,7 @@ func mountCgroup(root, target *os.File, dest string, o mountOptions, ownNS bool)
 		if !ownNS {
 			return bindCgroupDir(filepath.Join("/sys/fs/cgroup", own[""]), target, o)
 		}
-		return unix.Mount("cgroup2", fdPath(target), "cgroup2", o.flags, "")
+		return mountCgroup2(root, target, dest, o)
 	}
 	hier, err := mountinfo.GetMounts(func(m *mountinfo.Info) (skip, stop bool) {
 		return !(m.FSType == "cgroup" || m.FSType == "cgroup2") || filepath.Dir(m.Mountpoint) != "/sys/fs/cgroup", false
@@ -90,6 +91,29 @@ func mountCgroup(root, target *os.File, dest string, o mountOptions, ownNS bool)
 		}
 	}
 	return nil
+}
+
+// mountCgroup2 mounts the container's own cgroup2 (its cgroup namespace's
+// view) on target. When target is itself the root of a cgroup2 mount, as
+// under a rootless config's rbind of the host's /sys, the kernel refuses
+// to stack a superblock on its own root (EBUSY, do_add_mount): a tmpfs
+// goes in between, as crun does, and the cgroup2 mount on top of it.
+func mountCgroup2(root, target *os.File, dest string, o mountOptions) error {
+	err := unix.Mount("cgroup2", fdPath(target), "cgroup2", o.flags, "")
+	if !errors.Is(err, unix.EBUSY) {
+		return err
+	}
+	base := o.flags &^ unix.MS_RDONLY
+	if err := unix.Mount("tmpfs", fdPath(target), "tmpfs", base, "mode=755,size=4k"); err != nil {
+		return fmt.Errorf("mount a tmpfs under cgroup2: %w", err)
+	}
+	// Reopen: target still names the directory under the new tmpfs.
+	dir, err := pathrs.OpenatInRoot(root, dest)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	return unix.Mount("cgroup2", fdPath(dir), "cgroup2", o.flags, "")
 }
 
 // cgroupV1Controllers picks the hierarchy-defining options (controllers and

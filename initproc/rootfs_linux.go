@@ -57,7 +57,10 @@ func setupRootfs(cfg *Config, ns libns.Set, beforePivot func() error) error {
 		}
 		mountLabel = l
 	}
-	userns := ns.Has(libns.User)
+	// Devices are bound, not made, in the container's user namespace, and
+	// also when rung itself runs in one (rootless podman runs its runtime
+	// as uid 0 of the user's namespace): mknod is refused to both.
+	userns := ns.Has(libns.User) || inUserNamespace()
 	devMounted, devBind := false, false
 	for _, m := range s.Mounts {
 		if filepath.Clean(m.Destination) == "/dev" {

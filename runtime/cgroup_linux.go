@@ -25,6 +25,10 @@ type CgroupRef struct {
 	// Systemd is set when systemd manages the cgroup as a transient unit
 	// (--systemd-cgroup); removing the cgroup then stops that unit.
 	Systemd *SystemdUnit `json:"systemd,omitempty"`
+	// Rootless: the cgroup was made for a caller without root, through
+	// its own systemd instance (the user bus) under systemd; reopening it
+	// must go the same way.
+	Rootless bool `json:"rootless,omitempty"`
 }
 
 // dirs is the cgroup's directory per controller; none without a cgroup.
@@ -61,7 +65,7 @@ func openCgroup(dir string, cg *cgroups.Cgroup, unit *SystemdUnit) (cgroups.Mana
 			return nil, nil, fmt.Errorf("container's cgroup is not empty: %d process(es) found", len(pids))
 		}
 	}
-	ref := &CgroupRef{Paths: m.GetPaths(), Systemd: unit}
+	ref := &CgroupRef{Paths: m.GetPaths(), Systemd: unit, Rootless: cg.Rootless}
 	data, err := json.Marshal(ref)
 	if err != nil {
 		return nil, nil, err
@@ -174,7 +178,7 @@ func (ref *CgroupRef) manager(res *cgroups.Resources) (cgroups.Manager, error) {
 	if res == nil {
 		res = &cgroups.Resources{}
 	}
-	cg := &cgroups.Cgroup{Resources: res}
+	cg := &cgroups.Cgroup{Resources: res, Rootless: ref.Rootless}
 	if u := ref.Systemd; u != nil {
 		cg.Systemd = true
 		cg.Parent, cg.ScopePrefix, cg.Name = u.Slice, u.ScopePrefix, u.Name

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -208,6 +209,11 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if o.SystemdCgroup {
 		if unit, err = ParseSystemdCgroupsPath(s.Linux.CgroupsPath, o.ID); err != nil {
 			return nil, err
+		}
+		// A rootless caller's unit goes to its own systemd instance (the
+		// user bus), whose default slice is user.slice, as runc's is.
+		if o.Rootless && strings.HasPrefix(s.Linux.CgroupsPath+":", ":") {
+			unit.Slice = "user.slice"
 		}
 	}
 	cgConf, cgWarnings, err := cgroupConfig(s, o.ID, unit)

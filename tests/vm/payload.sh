@@ -37,9 +37,10 @@ while read -r name secs rest; do
 	t0=$(now)
 	# shellcheck disable=SC2086 # rest is word-split on purpose
 	# PATH: the payload's crictl; RUNG_ENGINES_REPORT: the engines'
-	# table, brought out beside the suite's log.
+	# table, brought out beside the suite's log; RUNG_VM_OUT: where a
+	# suite may leave more (the conformance logs).
 	env PATH="$work:$PATH" RUNG_TEST_BINARY="$work/rung" RUNG_TEST_PROBE="$work/probe" \
-		RUNG_ENGINES_REPORT="$out/$name-report.txt" \
+		RUNG_ENGINES_REPORT="$out/$name-report.txt" RUNG_VM_OUT="$out" \
 		timeout -k 10 "$secs" $rest </dev/null >"$out/$name.log" 2>&1
 	code=$?
 	echo "$code $t0 $(now)" >"$out/$name.exit"

@@ -61,6 +61,9 @@ type suite struct {
 	// conformance: the suite is tests/conformance/run.sh, not a Go test
 	// binary: its exit status is its verdict and its totals are its report.
 	conformance bool
+	// script: RUNG_VM_SCRIPT's shell script, a developer's way to look
+	// around the guest; its output is printed.
+	script bool
 }
 
 // suites run in the guest in order. RUNG_TEST_GLOBAL_FLAGS (see
@@ -84,8 +87,7 @@ var suites = []suite{
 	// The runtime-tools validation suite on cgroup v2, rung and crun in
 	// one run (issue 12 §4), with the rule run.sh applies on the native
 	// host: rung fails nothing crun passes (known-failures.txt excepted).
-	{name: "conformance", timeout: 20 * time.Minute, conformance: true, cmd: "bash conformance/run.sh --suite conformance/suite " +
-		"--results /var/lib/rung-conformance --runtime rung=./rung --runtime crun=crun --timeout 120"},
+	{name: "conformance", timeout: 20 * time.Minute, conformance: true, cmd: "sh ./conformance.sh --runtime rung=./rung --runtime crun=crun --timeout 120"},
 	// Report only, and bounded so that CI's whole run stays in its time:
 	// under TCG the engines run 10-50 times slower than natively, and
 	// their per-command timeouts were set for native speed, so a failure
@@ -95,6 +97,15 @@ var suites = []suite{
 }
 
 func init() {
+	// RUNG_VM_SCRIPT=file runs that shell script in the guest instead of
+	// the suites (from the payload directory, with rung, probe, tests.test
+	// and conformance.sh beside it), and prints what it wrote: a way to
+	// try things on the modern host while developing. Its exit status
+	// decides.
+	if script := os.Getenv("RUNG_VM_SCRIPT"); script != "" {
+		suites = []suite{{name: "script", timeout: 20 * time.Minute, cmd: "sh ./script.sh", script: true}}
+		return
+	}
 	if only := os.Getenv("RUNG_VM_SUITES"); only != "" {
 		var keep []suite
 		for _, s := range suites {
@@ -328,19 +339,22 @@ func buildPayload(t *testing.T, repo, dir string) {
 	}
 	copyFile(t, "payload.sh", filepath.Join(dir, "payload.sh"))
 	for _, s := range suites {
-		if s.conformance {
+		if s.conformance || s.script {
 			conformancePayload(t, repo, filepath.Join(bin, "conformance"))
-			break
+		}
+		if s.script {
+			copyFile(t, os.Getenv("RUNG_VM_SCRIPT"), filepath.Join(bin, "script.sh"))
 		}
 	}
 	var b strings.Builder
 	for _, s := range suites {
 		// RUNG_VM_RUN narrows the suites to the tests it matches (-run);
 		// RUNG_VM_ARGS adds test flags (e.g. -test.count=5).
-		if r := os.Getenv("RUNG_VM_RUN"); r != "" && !s.conformance {
+		goTest := !s.conformance && !s.script
+		if r := os.Getenv("RUNG_VM_RUN"); r != "" && goTest {
 			s.cmd += " -test.run=" + r
 		}
-		if a := os.Getenv("RUNG_VM_ARGS"); a != "" && !s.conformance {
+		if a := os.Getenv("RUNG_VM_ARGS"); a != "" && goTest {
 			s.cmd += " " + a
 		}
 		fmt.Fprintf(&b, "%s %d %s\n", s.name, int(s.timeout.Seconds()), s.cmd)
@@ -369,6 +383,7 @@ func conformancePayload(t *testing.T, repo, dir string) {
 		t.Fatalf("copy the conformance suite: %v %s", err, out)
 	}
 	copyFile(t, script, filepath.Join(dir, "run.sh"))
+	copyFile(t, "conformance.sh", filepath.Join(filepath.Dir(dir), "conformance.sh"))
 	copyFile(t, filepath.Join(repo, "tests/conformance/known-failures.txt"), filepath.Join(dir, "known-failures.txt"))
 }
 
@@ -555,6 +570,14 @@ func summarise(t *testing.T, results string) {
 		raw := filepath.Join(results, s.name+".log")
 		if s.conformance {
 			summariseConformance(t, s, code, raw)
+			continue
+		}
+		if s.script {
+			out, _ := os.ReadFile(raw)
+			t.Logf("script in the guest: exit %d\n%s", code, out)
+			if code != 0 {
+				t.Errorf("script failed in the guest (exit %d)", code)
+			}
 			continue
 		}
 		jsonPath := filepath.Join(results, s.name+".json")
