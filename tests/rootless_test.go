@@ -24,6 +24,9 @@ type rootless struct {
 	uid, gid int
 	subStart int // first id of the user's /etc/subuid and /etc/subgid range
 	xdg      string
+	// env is added to the user's environment (and wins over the
+	// defaults): the user's systemd session, say.
+	extraEnv []string
 }
 
 const subSize = 65536
@@ -87,7 +90,7 @@ func addSubIDs(t *testing.T, file, line string) {
 // cmd is name run as the user, with its own HOME and XDG_RUNTIME_DIR.
 func (r *rootless) cmd(name string, args ...string) *exec.Cmd {
 	c := exec.Command(name, args...)
-	c.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + r.xdg, "XDG_RUNTIME_DIR=" + r.xdg, "USER=" + r.name}
+	c.Env = append([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + r.xdg, "XDG_RUNTIME_DIR=" + r.xdg, "USER=" + r.name}, r.extraEnv...)
 	c.Dir = r.xdg
 	c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(r.uid), Gid: uint32(r.gid), Groups: []uint32{}}}
 	return c
