@@ -20,6 +20,7 @@ import (
 
 	"github.com/rungrt/rung/initproc"
 	"github.com/rungrt/rung/internal/phase"
+	"github.com/rungrt/rung/libns"
 	"github.com/rungrt/rung/runtime/killpoint"
 )
 
@@ -188,9 +189,9 @@ func (c *Container) processes() ([]proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	var initNS unix.Stat_t
+	var initNS libns.Identity
 	if c.Rec.PidNS {
-		if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/pid", c.Rec.Pid), &initNS); err != nil {
+		if initNS, err = libns.IdentityOf(c.Rec.Pid, libns.PID); err != nil {
 			return nil, fmt.Errorf("read container pid namespace: %w", err)
 		}
 	}
@@ -207,8 +208,7 @@ func (c *Container) processes() ([]proc, error) {
 		}
 		p := proc{pid, st.startTime}
 		if c.Rec.PidNS {
-			var ns unix.Stat_t
-			if unix.Stat(fmt.Sprintf("/proc/%d/ns/pid", pid), &ns) == nil && ns.Ino == initNS.Ino && ns.Dev == initNS.Dev {
+			if ns, err := libns.IdentityOf(pid, libns.PID); err == nil && ns == initNS {
 				out = append(out, p)
 			}
 			continue

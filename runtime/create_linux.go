@@ -686,15 +686,15 @@ func openJoins(plan spec.Plan) ([]libns.Join, error) {
 func isolating(plan spec.Plan, joins []libns.Join) (libns.Set, error) {
 	set := plan.Create
 	for _, j := range joins {
-		var st unix.Stat_t
-		if err := unix.Fstat(int(j.File.Fd()), &st); err != nil {
-			return 0, err
-		}
-		ours, err := libns.IdentityOf(0, j.Kind)
+		id, err := libns.FileIdentity(j.File)
 		if err != nil {
 			return 0, err
 		}
-		if ours != (libns.Identity{Dev: st.Dev, Ino: st.Ino}) {
+		ours, err := libns.IsOurs(j.Kind, id)
+		if err != nil {
+			return 0, err
+		}
+		if !ours {
 			set = set.Add(j.Kind)
 		}
 	}

@@ -144,7 +144,7 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 		return -1, err
 	}
 	if !hasCopy {
-		shared, err := sharesOurMountNS(c.Rec.Pid)
+		shared, err := libns.SharesOurs(c.Rec.Pid, libns.Mount)
 		if err != nil {
 			return -1, err
 		}
@@ -312,15 +312,11 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 func (c *Container) namespacesToJoin() ([]libns.Join, error) {
 	var joins []libns.Join
 	for _, k := range libns.AllKinds() {
-		theirs, err := libns.ContainerIdentity(c.Rec.Pid, k)
+		shared, err := libns.SharesOurs(c.Rec.Pid, k)
 		if err != nil {
 			return nil, err
 		}
-		ours, err := libns.IdentityOf(0, k)
-		if err != nil {
-			return nil, err
-		}
-		if theirs == ours {
+		if shared {
 			continue
 		}
 		f, err := libns.OpenNamespace(libns.ContainerNSPath(c.Rec.Pid, k), k)
@@ -367,18 +363,6 @@ func waitForwarding(pid int) (int, error) {
 		return 128 + int(ws.Signal()), nil
 	}
 	return ws.ExitStatus(), nil
-}
-
-func sharesOurMountNS(pid int) (bool, error) {
-	theirs, err := libns.ContainerIdentity(pid, libns.Mount)
-	if err != nil {
-		return false, err
-	}
-	ours, err := libns.IdentityOf(0, libns.Mount)
-	if err != nil {
-		return false, err
-	}
-	return theirs == ours, nil
 }
 
 // openHostRoot opens the root of a container in the runtime's mount
