@@ -21,13 +21,14 @@ const (
 // Status is the OCI container status.
 type Status string
 
-// The statuses of the runtime spec.
+// The statuses rung reports. The runtime spec's "creating" is not one, as
+// in runc: a container has no state record until create has finished,
+// and a command meanwhile finds its directory locked (errBeingCreated).
 const (
-	Creating Status = "creating"
-	Created  Status = "created"
-	Running  Status = "running"
-	Paused   Status = "paused"
-	Stopped  Status = "stopped"
+	Created Status = "created"
+	Running Status = "running"
+	Paused  Status = "paused"
+	Stopped Status = "stopped"
 )
 
 // Isolation is rung's reading of a container on the isolation ladder.
@@ -36,7 +37,12 @@ type Isolation struct {
 	Namespaces []string `json:"namespaces"`
 	Extras     []string `json:"extras"`
 	Joined     []string `json:"joined,omitempty"` // entered by path, not created
-	Verified   bool     `json:"verified"`
+	// Verified says the reading was checked on the live init at create
+	// (libns.VerifyNew, VerifyJoined): each namespace differs from the
+	// runtime's own, or is the one joined. Create fails otherwise, so a
+	// record always holds true; the field stays because the state JSON
+	// shows it and engines and tests read it. `rung verify` re-checks.
+	Verified bool `json:"verified"`
 	// HostProc: a proc mount without a pid namespace of its own shows
 	// the host's processes (hostproc_linux.go).
 	HostProc bool `json:"hostProc,omitempty"`
