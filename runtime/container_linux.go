@@ -18,6 +18,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"github.com/rungrt/rung/hooks"
 	"github.com/rungrt/rung/initproc"
 	"github.com/rungrt/rung/internal/phase"
 	"github.com/rungrt/rung/libns"
@@ -297,7 +298,7 @@ func (c *Container) Start() error {
 	killpoint.Hit(killpoint.StartDone)
 	// The spec: a failing poststart hook is a warning, not an error.
 	if h := c.hooks(); h != nil && len(h.Poststart) > 0 {
-		for _, err := range initproc.RunHooksWarn("poststart", h.Poststart, c.hookState(specs.StateRunning)) {
+		for _, err := range hooks.RunWarn("poststart", h.Poststart, c.hookState(specs.StateRunning)) {
 			logrus.Warn(err)
 		}
 	}
@@ -389,7 +390,7 @@ func (c *Container) Delete(force bool) error {
 	killpoint.Hit(killpoint.DeleteRemoved)
 	// The spec: a failing poststop hook is a warning, not an error.
 	if h := c.hooks(); h != nil && len(h.Poststop) > 0 {
-		for _, err := range initproc.RunHooksWarn("poststop", h.Poststop, c.hookState(specs.StateStopped)) {
+		for _, err := range hooks.RunWarn("poststop", h.Poststop, c.hookState(specs.StateStopped)) {
 			logrus.Warn(err)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"github.com/rungrt/rung/hooks"
 	"github.com/rungrt/rung/initproc"
 	"github.com/rungrt/rung/internal/phase"
 	"github.com/rungrt/rung/libns"
@@ -731,10 +732,10 @@ func runRuntimeHooks(h *specs.Hooks, st *specs.State) error {
 	if err != nil {
 		return err
 	}
-	if err := initproc.RunHooks("prestart", h.Prestart, data); err != nil { //nolint:staticcheck // deprecated, still honoured
+	if err := hooks.Run("prestart", h.Prestart, data); err != nil { //nolint:staticcheck // deprecated, still honoured
 		return err
 	}
-	return initproc.RunHooks("createRuntime", h.CreateRuntime, data)
+	return hooks.Run("createRuntime", h.CreateRuntime, data)
 }
 
 func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
