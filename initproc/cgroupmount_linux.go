@@ -11,6 +11,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// This file mounts the config's cgroup filesystem inside the container (a
+// mounts[] entry of type "cgroup"); it manages no cgroup. Making the
+// container's cgroup, limits and freezing are the runtime's
+// (runtime/cgroup_linux.go).
+
 // mountCgroup serves a config mount of type "cgroup". On a pure cgroup v2
 // host that is one cgroup2 mount. On a v1 or hybrid host it is a tmpfs
 // holding one mount per hierarchy the host has, named as on the host.
