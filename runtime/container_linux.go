@@ -21,6 +21,7 @@ import (
 	"github.com/rungrt/rung/hooks"
 	"github.com/rungrt/rung/initproc"
 	"github.com/rungrt/rung/internal/phase"
+	"github.com/rungrt/rung/internal/statefs"
 	"github.com/rungrt/rung/libns"
 	"github.com/rungrt/rung/runtime/killpoint"
 )
@@ -488,33 +489,16 @@ var errBeingCreated = errors.New("container is being created")
 // the container is a whole one now, for Delete.
 var ErrStateAppeared = errors.New("state file appeared while deleting")
 
-// lockDir takes the create lock on a state directory.
-func lockDir(dir string, wait bool) (*os.File, error) {
-	f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	how := unix.LOCK_EX
-	if !wait {
-		how |= unix.LOCK_NB
-	}
-	if err := unix.Flock(int(f.Fd()), how); err != nil {
-		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, errBeingCreated
-		}
-		return nil, fmt.Errorf("lock state directory: %w", err)
-	}
-	return f, nil
-}
-
 // lockDirBounded takes the state directory's lock, waiting at most 10 s
 // for a create that holds it: every call must return.
 func lockDirBounded(dir string) (*os.File, error) {
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		f, err := lockDir(dir, false)
-		if err == nil || !errors.Is(err, errBeingCreated) || time.Now().After(deadline) {
+		f, err := statefs.Lock(dir, false)
+		if !errors.Is(err, statefs.ErrLocked) {
 			return f, err
+		}
+		if time.Now().After(deadline) {
+			return nil, errBeingCreated
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

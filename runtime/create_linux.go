@@ -19,6 +19,7 @@ import (
 	"github.com/rungrt/rung/hooks"
 	"github.com/rungrt/rung/initproc"
 	"github.com/rungrt/rung/internal/phase"
+	"github.com/rungrt/rung/internal/statefs"
 	"github.com/rungrt/rung/libns"
 	"github.com/rungrt/rung/runtime/killpoint"
 	"github.com/rungrt/rung/spec"
@@ -148,7 +149,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		}
 		return nil, fmt.Errorf("create state directory: %w", err)
 	}
-	lock, err := lockDir(dir, true)
+	lock, err := statefs.Lock(dir, true)
 	if err != nil {
 		os.Remove(dir)
 		return nil, err
@@ -380,7 +381,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	phase.Mark("state-written")
 	killpoint.Hit(killpoint.CreateRecord)
 	if o.PidFile != "" {
-		if err := writeFileAtomic(o.PidFile, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		if err := statefs.WriteFileAtomic(o.PidFile, []byte(strconv.Itoa(pid)), 0o644); err != nil {
 			return nil, fmt.Errorf("write pid file: %w", err)
 		}
 	}

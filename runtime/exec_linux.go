@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rungrt/rung/initproc"
+	"github.com/rungrt/rung/internal/statefs"
 	"github.com/rungrt/rung/libns"
 	"github.com/rungrt/rung/runtime/killpoint"
 )
@@ -288,7 +289,7 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 	// The process closed its log just before its exec.
 	execLog.wait()
 	if o.PidFile != "" {
-		if err := writeFileAtomic(o.PidFile, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		if err := statefs.WriteFileAtomic(o.PidFile, []byte(strconv.Itoa(pid)), 0o644); err != nil {
 			return -1, fmt.Errorf("write pid file: %w", err)
 		}
 	}

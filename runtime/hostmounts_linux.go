@@ -16,6 +16,8 @@ import (
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
+
+	"github.com/rungrt/rung/internal/statefs"
 )
 
 // A container without a mount namespace of its own inherits the host's
@@ -103,7 +105,7 @@ func attachHostRoot(dir, rootfs string) (_ uint64, err error) {
 	}
 	data, _ := json.Marshal(hr)
 	record := filepath.Join(dir, hostMountsFile)
-	if err := writeFileAtomic(record, data, 0o600); err != nil {
+	if err := statefs.WriteFileAtomic(record, data, 0o600); err != nil {
 		return 0, err
 	}
 	if err := register(reg, dir); err != nil {
@@ -212,7 +214,7 @@ func openHostRootRegistry() (*os.File, error) {
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR || st.Uid != uint32(os.Geteuid()) || st.Mode&0o022 != 0 {
 		return nil, fmt.Errorf("root.path: host rootfs registry %s is not a directory of uid %d writable only by it", hostRootRegistry, os.Geteuid())
 	}
-	f, err := lockDir(hostRootRegistry, true)
+	f, err := statefs.Lock(hostRootRegistry, true)
 	if err != nil {
 		return nil, fmt.Errorf("root.path: lock the host rootfs registry: %w", err)
 	}

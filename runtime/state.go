@@ -129,32 +129,6 @@ func readRecord(dir string) (*Record, error) {
 	return &r, nil
 }
 
-// writeFileAtomic writes data to path through a temporary file in the
-// same directory, as engines expect of --pid-file.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
-
 // ociVersion is the runtime-spec version rung implements.
 var ociVersion = specs.Version
 
