@@ -164,7 +164,7 @@ func bindCgroupDir(src string, target *os.File, o mountOptions) error {
 		return fmt.Errorf("open own cgroup %s: %w", src, err)
 	}
 	defer unix.Close(fd)
-	return bindFd(fd, int(target.Fd()), false, o.attrSet, o.attrClr)
+	return bindTree(fd, int(target.Fd()), mountOptions{attrSet: o.attrSet, attrClr: o.attrClr, slave: o.slave})
 }
 
 // hasAll tells whether every comma-separated item of want is in opts.

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rungrt/rung/hooks"
+	"github.com/rungrt/rung/hostroot"
 	"github.com/rungrt/rung/initproc"
 	"github.com/rungrt/rung/internal/phase"
 	"github.com/rungrt/rung/internal/statefs"
@@ -377,7 +378,7 @@ func (c *Container) Delete(force bool) error {
 		}
 	}
 	killpoint.Hit(killpoint.DeleteKilled)
-	if err := unmountHostMounts(c.dir); err != nil {
+	if err := hostroot.Detach(c.dir); err != nil {
 		return err
 	}
 	killpoint.Hit(killpoint.DeleteUnmounted)
@@ -477,7 +478,7 @@ func DeleteLeftover(root, id string, force bool) error {
 	if err := removeCgroup(ref); err != nil {
 		return err
 	}
-	if err := unmountHostMounts(dir); err != nil {
+	if err := hostroot.Detach(dir); err != nil {
 		return err
 	}
 	return removeStateDir(dir)

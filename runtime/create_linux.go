@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rungrt/rung/hooks"
+	"github.com/rungrt/rung/hostroot"
 	"github.com/rungrt/rung/initproc"
 	"github.com/rungrt/rung/internal/phase"
 	"github.com/rungrt/rung/internal/statefs"
@@ -180,7 +181,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 				return
 			}
 			if hostRootTried {
-				if uerr := unmountHostMounts(dir); uerr != nil {
+				if uerr := hostroot.Detach(dir); uerr != nil {
 					// Keep the record: the state directory stays as a
 					// leftover, and `delete` retries.
 					err = fmt.Errorf("%w (and cleaning up: %v)", err, uerr)
@@ -200,7 +201,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	var hostRootMnt uint64
 	if !isolated.Has(libns.Mount) {
 		hostRootTried = true
-		if hostRootMnt, err = attachHostRoot(dir, spec.RootfsPath(s, bundle)); err != nil {
+		if hostRootMnt, err = hostroot.Attach(dir, spec.RootfsPath(s, bundle)); err != nil {
 			return nil, err
 		}
 		killpoint.Hit(killpoint.CreateHostRoot)

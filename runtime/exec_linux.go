@@ -17,6 +17,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/rungrt/rung/hostroot"
 	"github.com/rungrt/rung/initproc"
 	"github.com/rungrt/rung/internal/statefs"
 	"github.com/rungrt/rung/libns"
@@ -140,9 +141,9 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 	// CAP_SYS_ADMIN may have unshared one of its own, a copy of the
 	// host's mounts, and joining that would land on the host's /.
 	rootFd := 0
-	hasCopy, err := hasHostRoot(c.dir)
+	hasCopy, err := hostroot.Has(c.dir)
 	if err != nil {
-		return -1, err
+		return -1, fmt.Errorf("exec: %w", err)
 	}
 	if !hasCopy {
 		shared, err := libns.SharesOurs(c.Rec.Pid, libns.Mount)
@@ -371,7 +372,7 @@ func waitForwarding(pid int) (int, error) {
 // the rootfs init chroot'ed into: a container that chroot'ed elsewhere (it
 // may hold CAP_SYS_CHROOT) does not take exec'd processes with it.
 func (c *Container) openHostRoot() (*os.File, error) {
-	hr, err := readHostRoot(c.dir)
+	hr, err := hostroot.Read(c.dir)
 	if err != nil {
 		return nil, fmt.Errorf("exec: the container's copy of its rootfs: %w", err)
 	}
@@ -379,7 +380,7 @@ func (c *Container) openHostRoot() (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open the container's root: %w", err)
 	}
-	ok, err := hr.isRootOf(int(root.Fd()))
+	ok, err := hr.IsRootOf(int(root.Fd()))
 	if err == nil && !ok {
 		err = fmt.Errorf("the container's root is no longer its rootfs %s", hr.Rootfs)
 	}
