@@ -21,10 +21,10 @@ import (
 	"github.com/rungrt/rung/hooks"
 	"github.com/rungrt/rung/hostroot"
 	"github.com/rungrt/rung/initproc"
+	"github.com/rungrt/rung/internal/killpoint"
 	"github.com/rungrt/rung/internal/phase"
 	"github.com/rungrt/rung/internal/statefs"
 	"github.com/rungrt/rung/libns"
-	"github.com/rungrt/rung/runtime/killpoint"
 )
 
 // Container is one container's state directory, loaded.

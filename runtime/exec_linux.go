@@ -19,9 +19,9 @@ import (
 
 	"github.com/rungrt/rung/hostroot"
 	"github.com/rungrt/rung/initproc"
+	"github.com/rungrt/rung/internal/killpoint"
 	"github.com/rungrt/rung/internal/statefs"
 	"github.com/rungrt/rung/libns"
-	"github.com/rungrt/rung/runtime/killpoint"
 )
 
 // ExecOptions are the inputs of `rung exec`.
