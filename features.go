@@ -6,7 +6,7 @@ import (
 
 	"github.com/urfave/cli"
 
-	"github.com/rungrt/rung/initproc"
+	"github.com/rungrt/rung/runtime"
 )
 
 var featuresCommand = cli.Command{
@@ -18,6 +18,6 @@ var featuresCommand = cli.Command{
 		}
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "    ")
-		return enc.Encode(initproc.Features())
+		return enc.Encode(runtime.Features())
 	},
 }

@@ -114,5 +114,6 @@ func mountOnDevConsole(slave *os.File) error {
 	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
 		return errors.New("/dev/console is a symlink")
 	}
-	return bindFd(int(slave.Fd()), target, false, 0, 0)
+	// Only with a mount namespace of the container's own: no slave copy.
+	return bindTree(int(slave.Fd()), target, mountOptions{})
 }

@@ -36,14 +36,14 @@ var devSymlinks = [][2]string{
 // relative to a handle of the rootfs' /dev, so a /dev that is a symlink to
 // a host directory cannot make rung create files on the host; an entry
 // already there is replaced or refused, never followed (replaceEntry).
-func setupDev(root *os.File, s *specs.Spec, userns bool) error {
+func setupDev(root *os.File, s *specs.Spec, userns, slave bool) error {
 	for _, d := range defaultDevices {
-		if err := createDevice(root, d, userns); err != nil {
+		if err := createDevice(root, d, userns, slave); err != nil {
 			return fmt.Errorf("default device %s: %w", d.Path, err)
 		}
 	}
 	if s.Linux != nil {
-		if err := createDevices(root, s.Linux.Devices, userns); err != nil {
+		if err := createDevices(root, s.Linux.Devices, userns, slave); err != nil {
 			return err
 		}
 	}
@@ -136,22 +136,23 @@ func inUserNamespace() bool {
 }
 
 // createDevices makes each device node. In a user namespace mknod is not
-// allowed, so the host's node is bind-mounted instead, as runc does.
-func createDevices(root *os.File, devs []specs.LinuxDevice, userns bool) error {
+// allowed, so the host's node is bind-mounted instead, as runc does (a
+// slave copy with slave, see mountEntry).
+func createDevices(root *os.File, devs []specs.LinuxDevice, userns, slave bool) error {
 	for _, d := range devs {
-		if err := createDevice(root, d, userns); err != nil {
+		if err := createDevice(root, d, userns, slave); err != nil {
 			return fmt.Errorf("linux.devices: %s: %w", d.Path, err)
 		}
 	}
 	return nil
 }
 
-func createDevice(root *os.File, d specs.LinuxDevice, userns bool) error {
+func createDevice(root *os.File, d specs.LinuxDevice, userns, slave bool) error {
 	if !filepath.IsAbs(d.Path) {
 		return errors.New("path is not absolute")
 	}
 	if userns {
-		return bindDevice(root, d)
+		return bindDevice(root, d, slave)
 	}
 	var kind uint32
 	switch d.Type {
@@ -228,7 +229,7 @@ func replaceEntry(dirfd int, name string, keep func(*unix.Stat_t) bool) (kept bo
 
 // bindDevice binds the host's node of d over a file made for it, replacing
 // whatever the rootfs had there (see replaceEntry).
-func bindDevice(root *os.File, d specs.LinuxDevice) error {
+func bindDevice(root *os.File, d specs.LinuxDevice, slave bool) error {
 	src, err := unix.Open(d.Path, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open host device: %w", err)
@@ -253,5 +254,5 @@ func bindDevice(root *os.File, d specs.LinuxDevice) error {
 		return fmt.Errorf("open mount target: %w", err)
 	}
 	defer unix.Close(target)
-	return bindFd(src, target, false, 0, 0)
+	return bindTree(src, target, mountOptions{slave: slave})
 }

@@ -11,6 +11,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/rungrt/rung/hooks"
 	"github.com/rungrt/rung/internal/phase"
 	"github.com/rungrt/rung/libns"
 )
@@ -135,7 +136,7 @@ func runtimeHooks(cfg *Config, enc *json.Encoder, dec *json.Decoder) error {
 			return errors.New("runtime hooks failed")
 		}
 	}
-	return RunHooks("createContainer", h.CreateContainer, cfg.hookState(specs.StateCreated))
+	return hooks.Run("createContainer", h.CreateContainer, cfg.hookState(specs.StateCreated))
 }
 
 func (cfg *Config) hookState(status specs.ContainerState) []byte {
@@ -349,7 +350,7 @@ func (e *execution) exec() error {
 	// no syscall the process would not get. Every fd but stdio and the
 	// preserved ones is close-on-exec by now.
 	if len(e.startHooks) > 0 {
-		if err := RunHooks("startContainer", e.startHooks, e.hookState); err != nil {
+		if err := hooks.Run("startContainer", e.startHooks, e.hookState); err != nil {
 			return hookError{err}
 		}
 	}

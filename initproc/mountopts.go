@@ -23,6 +23,10 @@ type mountOptions struct {
 	// of what the directory it covers held.
 	tmpcopyup bool
 	data      []string // filesystem-specific options, passed through
+	// slave is no option of the config's: init sets it on every bind
+	// copy it makes in the host's mount namespace, which bindTree then
+	// makes a slave before attaching it (see package hostroot).
+	slave bool
 }
 
 type flagOpt struct {

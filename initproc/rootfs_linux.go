@@ -12,6 +12,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/rungrt/rung/hostroot"
+	"github.com/rungrt/rung/internal/mountfd"
 	"github.com/rungrt/rung/internal/phase"
 	"github.com/rungrt/rung/libns"
 )
@@ -26,7 +28,8 @@ func setupRootfs(cfg *Config, ns libns.Set, beforePivot func() error) error {
 	// Without a mount namespace of its own the container inherits the
 	// host's (runtime spec: an absent namespace type is inherited), so its
 	// mounts are made there, and only inside the copy of the rootfs the
-	// runtime stacked on it (every mount a slave; delete detaches it).
+	// runtime stacked on it (every mount a slave; delete detaches it): the
+	// design is package hostroot's.
 	hostNS := !ns.Has(libns.Mount)
 	if !hostNS {
 		// Keep the host from seeing any mount made here;
@@ -46,10 +49,9 @@ func setupRootfs(cfg *Config, ns libns.Set, beforePivot func() error) error {
 	}
 	defer root.Close()
 	if hostNS {
-		if err := checkHostRoot(root, cfg.HostRootMount); err != nil {
+		if err := hostroot.CheckRoot(root, cfg.HostRootMount); err != nil {
 			return err
 		}
-		slaveCopies = true
 	}
 	if l := s.Linux.MountLabel; l != "" {
 		if !cfg.SELinux {
@@ -75,7 +77,7 @@ func setupRootfs(cfg *Config, ns libns.Set, beforePivot func() error) error {
 		}
 	}
 	for i, m := range s.Mounts {
-		if err := mountEntry(root, cfg, i, m); err != nil {
+		if err := mountEntry(root, cfg, i, m, hostNS); err != nil {
 			return fmt.Errorf("mounts[%d] (%s on %s): %w", i, m.Type, m.Destination, err)
 		}
 	}
@@ -83,7 +85,7 @@ func setupRootfs(cfg *Config, ns libns.Set, beforePivot func() error) error {
 	// A bound /dev tree (the host's, say) brings its own nodes: as with
 	// runc nothing is added, which would write to the bind's source.
 	if !devBind {
-		if err := setupDev(root, s, userns); err != nil {
+		if err := setupDev(root, s, userns, hostNS); err != nil {
 			return err
 		}
 	}
@@ -125,12 +127,12 @@ func setupRootfs(cfg *Config, ns libns.Set, beforePivot func() error) error {
 		}
 	}
 	for _, p := range s.Linux.MaskedPaths {
-		if err := maskPath(p); err != nil {
+		if err := maskPath(p, hostNS); err != nil {
 			return fmt.Errorf("linux.maskedPaths: %s: %w", p, err)
 		}
 	}
 	for _, p := range s.Linux.ReadonlyPaths {
-		if err := readonlyPath(p); err != nil {
+		if err := readonlyPath(p, hostNS); err != nil {
 			return fmt.Errorf("linux.readonlyPaths: %s: %w", p, err)
 		}
 	}
@@ -141,13 +143,6 @@ func setupRootfs(cfg *Config, ns libns.Set, beforePivot func() error) error {
 	}
 	return nil
 }
-
-// slaveCopies is set when init mounts in the host's mount namespace. A bind
-// copy of a shared mount joins its peer group (the kernel's clone_mnt), so
-// a mount later made below the copy would appear on the host, and
-// unmounting the copy's children at delete would propagate to the host's
-// own mounts. Each copy is made a slave before it is attached.
-var slaveCopies bool
 
 // mountLabel is linux.mountLabel where SELinux is on: the filesystems
 // init mounts get it as their context, as runc labels them (proc, sysfs,
@@ -188,28 +183,15 @@ func labelMount(root *os.File, dest string) error {
 	return nil
 }
 
-// checkHostRoot makes sure that, in the host's mount namespace, init works
-// on the runtime's copy of the rootfs and not on the host mount under it.
-func checkHostRoot(root *os.File, want uint64) error {
-	if want == 0 {
-		return errors.New("no copy of the rootfs to mount in: the runtime did not stack one")
-	}
-	var stx unix.Statx_t
-	if err := unix.Statx(int(root.Fd()), "", unix.AT_EMPTY_PATH, unix.STATX_MNT_ID, &stx); err != nil {
-		return fmt.Errorf("statx rootfs: %w", err)
-	}
-	if stx.Mnt_id != want {
-		return fmt.Errorf("rootfs is mount %d, not the runtime's copy %d", stx.Mnt_id, want)
-	}
-	return nil
-}
-
 // fdPath names an fd through the host's /proc, which init still sees
 // until pivot_root.
 func fdPath(f *os.File) string { return fmt.Sprintf("/proc/self/fd/%d", f.Fd()) }
 
-func mountEntry(root *os.File, cfg *Config, i int, m specs.Mount) error {
+// mountEntry makes mounts[i]; with slave (the host's mount namespace)
+// every bind copy it makes is a slave.
+func mountEntry(root *os.File, cfg *Config, i int, m specs.Mount, slave bool) error {
 	o := parseMountOptions(m.Type, m.Options)
+	o.slave = slave
 	if o.bind {
 		srcFd, ok := cfg.bindFds[i]
 		if !ok {
@@ -387,16 +369,11 @@ func mountTarget(root *os.File, dest string, dir bool) (*os.File, error) {
 	return t, nil
 }
 
-// bindFd attaches a copy of the mount at srcFd onto dstFd.
-func bindFd(srcFd, dstFd int, recursive bool, attrSet, attrClr uint64) error {
-	return bindTree(srcFd, dstFd, mountOptions{recursive: recursive, attrSet: attrSet, attrClr: attrClr})
-}
-
 // bindTree attaches a copy of the mount at srcFd (with its submounts when
 // o.recursive) onto dstFd. The plain options (ro, nosuid, ...) change the
 // copy's top mount only, as runc's bind remount does: an rbind,ro keeps
 // its submounts' own flags. The recursive ones (rro, ...) change every
-// mount of the copy.
+// mount of the copy. With o.slave the copy is made a slave first.
 func bindTree(srcFd, dstFd int, o mountOptions) error {
 	flags := unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC | unix.AT_EMPTY_PATH
 	if o.recursive {
@@ -421,9 +398,9 @@ func bindTree(srcFd, dstFd int, o mountOptions) error {
 			return fmt.Errorf("mount_setattr: %w", err)
 		}
 	}
-	if slaveCopies {
-		if err := unix.MountSetattr(tree, "", uint(aflags), &unix.MountAttr{Propagation: unix.MS_SLAVE}); err != nil {
-			return fmt.Errorf("make the copy a slave: %w", err)
+	if o.slave {
+		if err := mountfd.MakeSlave(tree, o.recursive); err != nil {
+			return err
 		}
 	}
 	if err := unix.MoveMount(tree, "", dstFd, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
@@ -483,19 +460,11 @@ func moveRoot(rootfs string) error {
 	return os.Chdir("/")
 }
 
-// openNoMagic opens p (inside the container, after pivot_root) as an O_PATH
-// handle without following /proc magic links.
-func openNoMagic(p string) (int, error) {
-	return unix.Openat2(unix.AT_FDCWD, p, &unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_NO_MAGICLINKS,
-	})
-}
-
 // maskPath hides p: a directory under an empty read-only tmpfs, anything
-// else under /dev/null.
-func maskPath(p string) error {
-	fd, err := openNoMagic(p)
+// else under /dev/null. slave: see mountEntry.
+func maskPath(p string, slave bool) error {
+	// Inside the container, after pivot_root: no /proc magic link.
+	fd, err := mountfd.OpenPath(p, 0, 0)
 	if errors.Is(err, unix.ENOENT) {
 		return nil
 	}
@@ -515,7 +484,7 @@ func maskPath(p string) error {
 		return err
 	}
 	defer unix.Close(null)
-	return bindFd(null, fd, false, 0, 0)
+	return bindTree(null, fd, mountOptions{slave: slave})
 }
 
 // openDevNull opens the container's /dev/null and proves it is the real
@@ -558,9 +527,9 @@ func mountEmptyTmpfs(target int) error {
 	return unix.MoveMount(mfd, "", target, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
 }
 
-// readonlyPath bind-mounts p read-only over itself.
-func readonlyPath(p string) error {
-	fd, err := openNoMagic(p)
+// readonlyPath bind-mounts p read-only over itself. slave: see mountEntry.
+func readonlyPath(p string, slave bool) error {
+	fd, err := mountfd.OpenPath(p, 0, 0)
 	if errors.Is(err, unix.ENOENT) {
 		return nil
 	}
@@ -568,5 +537,5 @@ func readonlyPath(p string) error {
 		return err
 	}
 	defer unix.Close(fd)
-	return bindFd(fd, fd, true, unix.MOUNT_ATTR_RDONLY, 0)
+	return bindTree(fd, fd, mountOptions{recursive: true, attrSet: unix.MOUNT_ATTR_RDONLY, slave: slave})
 }

@@ -107,15 +107,15 @@ func EnterEnv(joins []Join, childFds []int, pidFd int, unshare Set) (string, err
 // equals that of the fd.
 func VerifyJoined(pid int, joins []Join) error {
 	for _, j := range joins {
-		var st unix.Stat_t
-		if err := unix.Fstat(int(j.File.Fd()), &st); err != nil {
-			return fmt.Errorf("verify %s namespace: %w", j.Kind, err)
-		}
-		got, err := identityForChildren(pid, j.Kind)
+		want, err := FileIdentity(j.File)
 		if err != nil {
 			return fmt.Errorf("verify %s namespace: %w", j.Kind, err)
 		}
-		if got != (Identity{Dev: st.Dev, Ino: st.Ino}) {
+		got, err := ContainerIdentity(pid, j.Kind)
+		if err != nil {
+			return fmt.Errorf("verify %s namespace: %w", j.Kind, err)
+		}
+		if got != want {
 			return fmt.Errorf("verify %s namespace: process is not in the namespace it joined", j.Kind)
 		}
 	}

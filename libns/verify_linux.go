@@ -29,21 +29,43 @@ func IdentityOf(pid int, k Kind) (Identity, error) {
 	return Identity{Dev: st.Dev, Ino: st.Ino}, nil
 }
 
+// IsOurs reports whether id is the runtime's own namespace of kind k: the
+// one the calling process is in. It is the one answer to "does this
+// container (or this namespace file) share the runtime's namespace?" that
+// create, exec, verify and kill all ask.
+func IsOurs(k Kind, id Identity) (bool, error) {
+	ours, err := IdentityOf(0, k)
+	if err != nil {
+		return false, err
+	}
+	return id == ours, nil
+}
+
+// SharesOurs reports whether pid's namespace of kind k, as its container
+// sees it (ContainerNSPath), is the runtime's own.
+func SharesOurs(pid int, k Kind) (bool, error) {
+	id, err := ContainerIdentity(pid, k)
+	if err != nil {
+		return false, err
+	}
+	return IsOurs(k, id)
+}
+
 // VerifyNew checks that every namespace in created is really new for pid:
 // its identity differs from the caller's own. It fails closed: a namespace
 // that cannot be read counts as not verified.
 func VerifyNew(pid int, created Set) error {
 	for _, k := range created.Kinds() {
-		theirs, err := identityForChildren(pid, k)
+		theirs, err := ContainerIdentity(pid, k)
 		if err != nil {
 			return fmt.Errorf("verify %s namespace: %w", k, err)
 		}
-		ours, err := IdentityOf(0, k)
+		shared, err := IsOurs(k, theirs)
 		if err != nil {
 			return fmt.Errorf("verify %s namespace: %w", k, err)
 		}
-		if theirs == ours {
-			return fmt.Errorf("verify %s namespace: container shares the runtime's namespace (inode %d)", k, ours.Ino)
+		if shared {
+			return fmt.Errorf("verify %s namespace: container shares the runtime's namespace (inode %d)", k, theirs.Ino)
 		}
 	}
 	return nil
@@ -60,7 +82,8 @@ func ContainerNSPath(pid int, k Kind) string {
 	return fmt.Sprintf("/proc/%d/ns/%s", pid, name)
 }
 
-func identityForChildren(pid int, k Kind) (Identity, error) {
+// ContainerIdentity is the identity of pid's namespace at ContainerNSPath.
+func ContainerIdentity(pid int, k Kind) (Identity, error) {
 	var st unix.Stat_t
 	p := ContainerNSPath(pid, k)
 	if err := unix.Stat(p, &st); err != nil {
@@ -68,9 +91,6 @@ func identityForChildren(pid int, k Kind) (Identity, error) {
 	}
 	return Identity{Dev: st.Dev, Ino: st.Ino}, nil
 }
-
-// ContainerIdentity is the identity of pid's namespace at ContainerNSPath.
-func ContainerIdentity(pid int, k Kind) (Identity, error) { return identityForChildren(pid, k) }
 
 // FileIdentity is the identity of the namespace an open nsfs file names.
 func FileIdentity(f *os.File) (Identity, error) {

@@ -14,6 +14,8 @@ import (
 	devconfig "github.com/opencontainers/cgroups/devices/config"
 	"github.com/opencontainers/cgroups/manager"
 	"golang.org/x/sys/unix"
+
+	"github.com/rungrt/rung/internal/statefs"
 )
 
 // CgroupRef names a container's cgroup: enough to reopen, signal and
@@ -70,7 +72,7 @@ func openCgroup(dir string, cg *cgroups.Cgroup, unit *SystemdUnit) (cgroups.Mana
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, cgroupRefFile), data, 0o600); err != nil {
+	if err := statefs.WriteFileAtomic(filepath.Join(dir, cgroupRefFile), data, 0o600); err != nil {
 		return nil, nil, fmt.Errorf("record cgroup: %w", err)
 	}
 	return m, ref, nil

@@ -18,9 +18,13 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"github.com/rungrt/rung/hooks"
+	"github.com/rungrt/rung/hostroot"
 	"github.com/rungrt/rung/initproc"
+	"github.com/rungrt/rung/internal/killpoint"
 	"github.com/rungrt/rung/internal/phase"
-	"github.com/rungrt/rung/runtime/killpoint"
+	"github.com/rungrt/rung/internal/statefs"
+	"github.com/rungrt/rung/libns"
 )
 
 // Container is one container's state directory, loaded.
@@ -188,9 +192,9 @@ func (c *Container) processes() ([]proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	var initNS unix.Stat_t
+	var initNS libns.Identity
 	if c.Rec.PidNS {
-		if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/pid", c.Rec.Pid), &initNS); err != nil {
+		if initNS, err = libns.IdentityOf(c.Rec.Pid, libns.PID); err != nil {
 			return nil, fmt.Errorf("read container pid namespace: %w", err)
 		}
 	}
@@ -207,8 +211,7 @@ func (c *Container) processes() ([]proc, error) {
 		}
 		p := proc{pid, st.startTime}
 		if c.Rec.PidNS {
-			var ns unix.Stat_t
-			if unix.Stat(fmt.Sprintf("/proc/%d/ns/pid", pid), &ns) == nil && ns.Ino == initNS.Ino && ns.Dev == initNS.Dev {
+			if ns, err := libns.IdentityOf(pid, libns.PID); err == nil && ns == initNS {
 				out = append(out, p)
 			}
 			continue
@@ -297,7 +300,7 @@ func (c *Container) Start() error {
 	killpoint.Hit(killpoint.StartDone)
 	// The spec: a failing poststart hook is a warning, not an error.
 	if h := c.hooks(); h != nil && len(h.Poststart) > 0 {
-		for _, err := range initproc.RunHooksWarn("poststart", h.Poststart, c.hookState(specs.StateRunning)) {
+		for _, err := range hooks.RunWarn("poststart", h.Poststart, c.hookState(specs.StateRunning)) {
 			logrus.Warn(err)
 		}
 	}
@@ -375,7 +378,7 @@ func (c *Container) Delete(force bool) error {
 		}
 	}
 	killpoint.Hit(killpoint.DeleteKilled)
-	if err := unmountHostMounts(c.dir); err != nil {
+	if err := hostroot.Detach(c.dir); err != nil {
 		return err
 	}
 	killpoint.Hit(killpoint.DeleteUnmounted)
@@ -389,7 +392,7 @@ func (c *Container) Delete(force bool) error {
 	killpoint.Hit(killpoint.DeleteRemoved)
 	// The spec: a failing poststop hook is a warning, not an error.
 	if h := c.hooks(); h != nil && len(h.Poststop) > 0 {
-		for _, err := range initproc.RunHooksWarn("poststop", h.Poststop, c.hookState(specs.StateStopped)) {
+		for _, err := range hooks.RunWarn("poststop", h.Poststop, c.hookState(specs.StateStopped)) {
 			logrus.Warn(err)
 		}
 	}
@@ -475,7 +478,7 @@ func DeleteLeftover(root, id string, force bool) error {
 	if err := removeCgroup(ref); err != nil {
 		return err
 	}
-	if err := unmountHostMounts(dir); err != nil {
+	if err := hostroot.Detach(dir); err != nil {
 		return err
 	}
 	return removeStateDir(dir)
@@ -487,33 +490,16 @@ var errBeingCreated = errors.New("container is being created")
 // the container is a whole one now, for Delete.
 var ErrStateAppeared = errors.New("state file appeared while deleting")
 
-// lockDir takes the create lock on a state directory.
-func lockDir(dir string, wait bool) (*os.File, error) {
-	f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	how := unix.LOCK_EX
-	if !wait {
-		how |= unix.LOCK_NB
-	}
-	if err := unix.Flock(int(f.Fd()), how); err != nil {
-		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, errBeingCreated
-		}
-		return nil, fmt.Errorf("lock state directory: %w", err)
-	}
-	return f, nil
-}
-
 // lockDirBounded takes the state directory's lock, waiting at most 10 s
 // for a create that holds it: every call must return.
 func lockDirBounded(dir string) (*os.File, error) {
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		f, err := lockDir(dir, false)
-		if err == nil || !errors.Is(err, errBeingCreated) || time.Now().After(deadline) {
+		f, err := statefs.Lock(dir, false)
+		if !errors.Is(err, statefs.ErrLocked) {
 			return f, err
+		}
+		if time.Now().After(deadline) {
+			return nil, errBeingCreated
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

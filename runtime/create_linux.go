@@ -17,10 +17,13 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"github.com/rungrt/rung/hooks"
+	"github.com/rungrt/rung/hostroot"
 	"github.com/rungrt/rung/initproc"
+	"github.com/rungrt/rung/internal/killpoint"
 	"github.com/rungrt/rung/internal/phase"
+	"github.com/rungrt/rung/internal/statefs"
 	"github.com/rungrt/rung/libns"
-	"github.com/rungrt/rung/runtime/killpoint"
 	"github.com/rungrt/rung/spec"
 )
 
@@ -148,7 +151,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 		}
 		return nil, fmt.Errorf("create state directory: %w", err)
 	}
-	lock, err := lockDir(dir, true)
+	lock, err := statefs.Lock(dir, true)
 	if err != nil {
 		os.Remove(dir)
 		return nil, err
@@ -179,7 +182,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 				return
 			}
 			if hostRootTried {
-				if uerr := unmountHostMounts(dir); uerr != nil {
+				if uerr := hostroot.Detach(dir); uerr != nil {
 					// Keep the record: the state directory stays as a
 					// leftover, and `delete` retries.
 					err = fmt.Errorf("%w (and cleaning up: %v)", err, uerr)
@@ -199,7 +202,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	var hostRootMnt uint64
 	if !isolated.Has(libns.Mount) {
 		hostRootTried = true
-		if hostRootMnt, err = attachHostRoot(dir, spec.RootfsPath(s, bundle)); err != nil {
+		if hostRootMnt, err = hostroot.Attach(dir, spec.RootfsPath(s, bundle)); err != nil {
 			return nil, err
 		}
 		killpoint.Hit(killpoint.CreateHostRoot)
@@ -385,7 +388,7 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	phase.Mark("state-written")
 	killpoint.Hit(killpoint.CreateRecord)
 	if o.PidFile != "" {
-		if err := writeFileAtomic(o.PidFile, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		if err := statefs.WriteFileAtomic(o.PidFile, []byte(strconv.Itoa(pid)), 0o644); err != nil {
 			return nil, fmt.Errorf("write pid file: %w", err)
 		}
 	}
@@ -692,15 +695,15 @@ func openJoins(plan spec.Plan) ([]libns.Join, error) {
 func isolating(plan spec.Plan, joins []libns.Join) (libns.Set, error) {
 	set := plan.Create
 	for _, j := range joins {
-		var st unix.Stat_t
-		if err := unix.Fstat(int(j.File.Fd()), &st); err != nil {
-			return 0, err
-		}
-		ours, err := libns.IdentityOf(0, j.Kind)
+		id, err := libns.FileIdentity(j.File)
 		if err != nil {
 			return 0, err
 		}
-		if ours != (libns.Identity{Dev: st.Dev, Ino: st.Ino}) {
+		ours, err := libns.IsOurs(j.Kind, id)
+		if err != nil {
+			return 0, err
+		}
+		if !ours {
 			set = set.Add(j.Kind)
 		}
 	}
@@ -737,10 +740,10 @@ func runRuntimeHooks(h *specs.Hooks, st *specs.State) error {
 	if err != nil {
 		return err
 	}
-	if err := initproc.RunHooks("prestart", h.Prestart, data); err != nil { //nolint:staticcheck // deprecated, still honoured
+	if err := hooks.Run("prestart", h.Prestart, data); err != nil { //nolint:staticcheck // deprecated, still honoured
 		return err
 	}
-	return initproc.RunHooks("createRuntime", h.CreateRuntime, data)
+	return hooks.Run("createRuntime", h.CreateRuntime, data)
 }
 
 func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {

@@ -17,9 +17,11 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/rungrt/rung/hostroot"
 	"github.com/rungrt/rung/initproc"
+	"github.com/rungrt/rung/internal/killpoint"
+	"github.com/rungrt/rung/internal/statefs"
 	"github.com/rungrt/rung/libns"
-	"github.com/rungrt/rung/runtime/killpoint"
 )
 
 // ExecOptions are the inputs of `rung exec`.
@@ -139,12 +141,12 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 	// CAP_SYS_ADMIN may have unshared one of its own, a copy of the
 	// host's mounts, and joining that would land on the host's /.
 	rootFd := 0
-	hasCopy, err := hasHostRoot(c.dir)
+	hasCopy, err := hostroot.Has(c.dir)
 	if err != nil {
-		return -1, err
+		return -1, fmt.Errorf("exec: %w", err)
 	}
 	if !hasCopy {
-		shared, err := sharesOurMountNS(c.Rec.Pid)
+		shared, err := libns.SharesOurs(c.Rec.Pid, libns.Mount)
 		if err != nil {
 			return -1, err
 		}
@@ -288,7 +290,7 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 	// The process closed its log just before its exec.
 	execLog.wait()
 	if o.PidFile != "" {
-		if err := writeFileAtomic(o.PidFile, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		if err := statefs.WriteFileAtomic(o.PidFile, []byte(strconv.Itoa(pid)), 0o644); err != nil {
 			return -1, fmt.Errorf("write pid file: %w", err)
 		}
 	}
@@ -312,15 +314,11 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 func (c *Container) namespacesToJoin() ([]libns.Join, error) {
 	var joins []libns.Join
 	for _, k := range libns.AllKinds() {
-		theirs, err := libns.ContainerIdentity(c.Rec.Pid, k)
+		shared, err := libns.SharesOurs(c.Rec.Pid, k)
 		if err != nil {
 			return nil, err
 		}
-		ours, err := libns.IdentityOf(0, k)
-		if err != nil {
-			return nil, err
-		}
-		if theirs == ours {
+		if shared {
 			continue
 		}
 		f, err := libns.OpenNamespace(libns.ContainerNSPath(c.Rec.Pid, k), k)
@@ -369,24 +367,12 @@ func waitForwarding(pid int) (int, error) {
 	return ws.ExitStatus(), nil
 }
 
-func sharesOurMountNS(pid int) (bool, error) {
-	theirs, err := libns.ContainerIdentity(pid, libns.Mount)
-	if err != nil {
-		return false, err
-	}
-	ours, err := libns.IdentityOf(0, libns.Mount)
-	if err != nil {
-		return false, err
-	}
-	return theirs == ours, nil
-}
-
 // openHostRoot opens the root of a container in the runtime's mount
 // namespace, init's root, and checks it is still the root of the copy of
 // the rootfs init chroot'ed into: a container that chroot'ed elsewhere (it
 // may hold CAP_SYS_CHROOT) does not take exec'd processes with it.
 func (c *Container) openHostRoot() (*os.File, error) {
-	hr, err := readHostRoot(c.dir)
+	hr, err := hostroot.Read(c.dir)
 	if err != nil {
 		return nil, fmt.Errorf("exec: the container's copy of its rootfs: %w", err)
 	}
@@ -394,7 +380,7 @@ func (c *Container) openHostRoot() (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open the container's root: %w", err)
 	}
-	ok, err := hr.isRootOf(int(root.Fd()))
+	ok, err := hr.IsRootOf(int(root.Fd()))
 	if err == nil && !ok {
 		err = fmt.Errorf("the container's root is no longer its rootfs %s", hr.Rootfs)
 	}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/opencontainers/cgroups/systemd"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/rungrt/rung/hostroot"
 )
 
 // FuzzSystemdCgroupsPath: no cgroupsPath makes ParseSystemdCgroupsPath
@@ -229,7 +231,7 @@ func FuzzStateLoad(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, name := range []string{stateFile, cgroupRefFile, hostMountsFile} {
+		for _, name := range []string{stateFile, cgroupRefFile, hostroot.RecordFile} {
 			if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
 				t.Fatal(err)
 			}
@@ -270,12 +272,12 @@ func FuzzStateLoad(f *testing.F) {
 				t.Fatalf("readCgroupRef: %+v, %v", ref, err)
 			}
 		}
-		if hr, err := readHostRoot(dir); err != nil {
-			if hr != nil || !strings.Contains(err.Error(), hostMountsFile) {
-				t.Fatalf("readHostRoot: %+v, %v", hr, err)
+		if hr, err := hostroot.Read(dir); err != nil {
+			if hr != nil || !strings.Contains(err.Error(), hostroot.RecordFile) {
+				t.Fatalf("hostroot.Read: %+v, %v", hr, err)
 			}
 		} else if !filepath.IsAbs(hr.Rootfs) || filepath.Clean(hr.Rootfs) == "/" || hr.MntID == 0 {
-			t.Fatalf("readHostRoot accepted %+v", hr)
+			t.Fatalf("hostroot.Read accepted %+v", hr)
 		}
 	})
 }

@@ -1,6 +1,9 @@
 // Package runtime is the container lifecycle: the state directory and its
-// state file, create and the create/start split, kill, delete and list.
-// It takes a validated plan from spec and libns and starts initproc.
+// state file, create and the create/start split, exec, kill, delete and
+// list, the container's cgroup (update, pause, events), verify, and the
+// features report. It takes a validated plan from spec and libns, starts
+// initproc, runs the runtime's hooks (package hooks) and, for a container
+// without a mount namespace, stacks its rootfs copy (package hostroot).
 package runtime
 
 import (

@@ -3,7 +3,7 @@ package runtime
 import (
 	"time"
 
-	"github.com/rungrt/rung/runtime/killpoint"
+	"github.com/rungrt/rung/internal/killpoint"
 )
 
 // Wait forwards the signals rung receives to the container's init until

@@ -21,13 +21,14 @@ const (
 // Status is the OCI container status.
 type Status string
 
-// The statuses of the runtime spec.
+// The statuses rung reports. The runtime spec's "creating" is not one, as
+// in runc: a container has no state record until create has finished,
+// and a command meanwhile finds its directory locked (errBeingCreated).
 const (
-	Creating Status = "creating"
-	Created  Status = "created"
-	Running  Status = "running"
-	Paused   Status = "paused"
-	Stopped  Status = "stopped"
+	Created Status = "created"
+	Running Status = "running"
+	Paused  Status = "paused"
+	Stopped Status = "stopped"
 )
 
 // Isolation is rung's reading of a container on the isolation ladder.
@@ -36,7 +37,12 @@ type Isolation struct {
 	Namespaces []string `json:"namespaces"`
 	Extras     []string `json:"extras"`
 	Joined     []string `json:"joined,omitempty"` // entered by path, not created
-	Verified   bool     `json:"verified"`
+	// Verified says the reading was checked on the live init at create
+	// (libns.VerifyNew, VerifyJoined): each namespace differs from the
+	// runtime's own, or is the one joined. Create fails otherwise, so a
+	// record always holds true; the field stays because the state JSON
+	// shows it and engines and tests read it. `rung verify` re-checks.
+	Verified bool `json:"verified"`
 	// HostProc: a proc mount without a pid namespace of its own shows
 	// the host's processes (hostproc_linux.go).
 	HostProc bool `json:"hostProc,omitempty"`
@@ -121,32 +127,6 @@ func readRecord(dir string) (*Record, error) {
 		return nil, fmt.Errorf("%w %s: %v", ErrCorruptState, filepath.Join(dir, stateFile), err)
 	}
 	return &r, nil
-}
-
-// writeFileAtomic writes data to path through a temporary file in the
-// same directory, as engines expect of --pid-file.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // ociVersion is the runtime-spec version rung implements.

@@ -9,6 +9,8 @@ import (
 
 	"github.com/opencontainers/cgroups"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/rungrt/rung/internal/statefs"
 )
 
 // Update merges r into the container's linux.resources, applies the
@@ -17,7 +19,7 @@ import (
 // their value. Device rules are added after the container's own, so the
 // latest rule for a device decides (updateDevices).
 func (c *Container) Update(r *specs.LinuxResources) error {
-	lock, err := lockDir(c.dir, true)
+	lock, err := statefs.Lock(c.dir, true)
 	if err != nil {
 		return err
 	}

@@ -68,7 +68,7 @@ func (c *Container) Verify() (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		ours, err := libns.IdentityOf(0, k)
+		shared, err := libns.IsOurs(k, id)
 		if err != nil {
 			return nil, err
 		}
@@ -81,7 +81,7 @@ func (c *Container) Verify() (*Report, error) {
 			chk.Want = "joined"
 		}
 		switch {
-		case id == ours:
+		case shared:
 			chk.Found = "shared"
 		case chk.Want == "joined":
 			chk.Found = "new"
@@ -132,8 +132,11 @@ func sameAsOurs(path string, k libns.Kind) bool {
 	}
 	defer f.Close()
 	id, err := libns.FileIdentity(f)
-	ours, err2 := libns.IdentityOf(0, k)
-	return err == nil && err2 == nil && id == ours
+	if err != nil {
+		return false
+	}
+	ours, err := libns.IsOurs(k, id)
+	return err == nil && ours
 }
 
 // verifyProcess checks init's capability sets, no_new_privs and seccomp

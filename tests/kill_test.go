@@ -16,7 +16,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/rungrt/rung/runtime/killpoint"
+	"github.com/rungrt/rung/internal/killpoint"
 )
 
 // callBound is how long any rung call may take before the test calls it

@@ -1,4 +1,4 @@
-package runtime
+package hostroot
 
 import (
 	"crypto/sha256"
@@ -16,38 +16,33 @@ import (
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
+
+	"github.com/rungrt/rung/internal/mountfd"
+	"github.com/rungrt/rung/internal/statefs"
 )
 
-// A container without a mount namespace of its own inherits the host's
-// (runtime spec: an absent namespace type is inherited), so init makes its
-// mounts there. They must neither reach the rest of the host while the
-// container runs nor outlive it (crun leaves them on the host). So before
-// init starts, the runtime stacks a copy of the rootfs on the rootfs, a
-// slave of it, and init mounts only inside that copy; delete, a failed
-// create and the removal of a killed create's leftovers detach that one
-// copy, and with it everything below it, and nothing else: not the
-// rootfs' own mount (an engine's overlay), not what was mounted below the
-// rootfs before create.
-const hostMountsFile = "host-mounts"
+// RecordFile, in a container's state directory, records its copy of the
+// rootfs (Copy) while the copy may be on the host's mount table.
+const RecordFile = "host-mounts"
 
-// hostRoot is what hostMountsFile records: where the copy is and which
-// mount it is. Mountinfo's ids are reused as soon as they are free: the
+// Copy is what RecordFile records: where the copy is and which mount it
+// is. Mountinfo's ids are reused as soon as they are free: the
 // never-reused id (Linux 6.8) tells the copy from a later mount that got
 // its id; on older kernels the parent and the place do, less surely.
-type hostRoot struct {
+type Copy struct {
 	Rootfs   string `json:"rootfs"`
 	MntID    uint64 `json:"mntId"`
 	ParentID uint64 `json:"parentId"`
 	UniqueID uint64 `json:"uniqueId,omitempty"`
 }
 
-// attachHostRoot stacks a copy of rootfs on rootfs, every mount of it a
+// Attach stacks a copy of rootfs on rootfs, every mount of it a
 // slave (it receives the host's mount events and sends none back: a mount
 // made in it never appears elsewhere, and unmounting it never unmounts a
 // host mount), and records it in dir first, so there is no moment when the
 // copy is attached and not recorded. It returns the copy's mount id,
 // which init checks before mounting.
-func attachHostRoot(dir, rootfs string) (_ uint64, err error) {
+func Attach(dir, rootfs string) (_ uint64, err error) {
 	real, err := filepath.EvalSymlinks(rootfs)
 	if err != nil {
 		return 0, fmt.Errorf("root.path: resolve %s: %w", rootfs, err)
@@ -91,19 +86,19 @@ func attachHostRoot(dir, rootfs string) (_ uint64, err error) {
 		return 0, fmt.Errorf("root.path: copy %s: open_tree: %w", real, err)
 	}
 	defer unix.Close(tree)
-	if err := makeSlave(tree, false); err != nil {
+	if err := mountfd.MakeSlave(tree, false); err != nil {
 		return 0, fmt.Errorf("root.path: %w", err)
 	}
-	hr := &hostRoot{Rootfs: real}
-	if hr.MntID, hr.UniqueID, err = mountIDs(tree); err != nil {
+	hr := &Copy{Rootfs: real}
+	if hr.MntID, hr.UniqueID, err = mountfd.MountIDs(tree); err != nil {
 		return 0, err
 	}
-	if hr.ParentID, _, err = mountIDs(rootFd); err != nil {
+	if hr.ParentID, _, err = mountfd.MountIDs(rootFd); err != nil {
 		return 0, err
 	}
 	data, _ := json.Marshal(hr)
-	record := filepath.Join(dir, hostMountsFile)
-	if err := writeFileAtomic(record, data, 0o600); err != nil {
+	record := filepath.Join(dir, RecordFile)
+	if err := statefs.WriteFileAtomic(record, data, 0o600); err != nil {
 		return 0, err
 	}
 	if err := register(reg, dir); err != nil {
@@ -118,7 +113,7 @@ func attachHostRoot(dir, rootfs string) (_ uint64, err error) {
 	// Attached below a shared mount, the copy was made shared with the
 	// copies the kernel propagated to the peers: a slave again, so what
 	// is mounted in it from now on stays in it.
-	if err := makeSlave(tree, false); err != nil {
+	if err := mountfd.MakeSlave(tree, false); err != nil {
 		return 0, fmt.Errorf("root.path: %w", err)
 	}
 	dup, err := unix.FcntlInt(uintptr(tree), unix.F_DUPFD_CLOEXEC, 0)
@@ -186,7 +181,7 @@ func cloneSubmounts(rootfs string) ([]submount, error) {
 			return subs, fmt.Errorf("root.path: copy the mount on %s: open_tree: %w", p, err)
 		}
 		subs = append(subs, submount{rel: strings.TrimPrefix(p, rootfs+"/"), tree: tree})
-		if err := makeSlave(tree, true); err != nil {
+		if err := mountfd.MakeSlave(tree, true); err != nil {
 			return subs, fmt.Errorf("root.path: %w", err)
 		}
 	}
@@ -196,7 +191,7 @@ func cloneSubmounts(rootfs string) ([]submount, error) {
 // hostRootRegistry lists, host-wide, the state directory of every
 // container whose rootfs copy is on the host's mount table, whatever its
 // --root: one symlink to the state directory each, named after it.
-var hostRootRegistry = "/run/rung-hostroots"
+const hostRootRegistry = "/run/rung-hostroots"
 
 // openHostRootRegistry opens the registry, made if missing, and takes its
 // lock. It must be a directory of root's, not a symlink: a registry
@@ -212,7 +207,7 @@ func openHostRootRegistry() (*os.File, error) {
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR || st.Uid != uint32(os.Geteuid()) || st.Mode&0o022 != 0 {
 		return nil, fmt.Errorf("root.path: host rootfs registry %s is not a directory of uid %d writable only by it", hostRootRegistry, os.Geteuid())
 	}
-	f, err := lockDir(hostRootRegistry, true)
+	f, err := statefs.Lock(hostRootRegistry, true)
 	if err != nil {
 		return nil, fmt.Errorf("root.path: lock the host rootfs registry: %w", err)
 	}
@@ -264,7 +259,7 @@ func refuseSharedRootfs(reg *os.File, rootfs string) error {
 		if err != nil || !filepath.IsAbs(dir) {
 			continue
 		}
-		hr, err := readHostRoot(dir)
+		hr, err := Read(dir)
 		if errors.Is(err, os.ErrNotExist) {
 			os.Remove(entry)
 			continue
@@ -285,49 +280,40 @@ func refuseSharedRootfs(reg *os.File, rootfs string) error {
 	return nil
 }
 
-func makeSlave(tree int, recursive bool) error {
-	flags := unix.AT_EMPTY_PATH
-	if recursive {
-		flags |= unix.AT_RECURSIVE
-	}
-	if err := unix.MountSetattr(tree, "", uint(flags), &unix.MountAttr{Propagation: unix.MS_SLAVE}); err != nil {
-		return fmt.Errorf("make a mount copy a slave: %w", err)
-	}
-	return nil
-}
-
-// hasHostRoot reports whether dir records a copy of the rootfs: the
-// container runs in the runtime's mount namespace.
-func hasHostRoot(dir string) (bool, error) {
-	_, err := os.Lstat(filepath.Join(dir, hostMountsFile))
+// Has reports whether dir records a copy of the rootfs: the container
+// runs in the runtime's mount namespace.
+func Has(dir string) (bool, error) {
+	_, err := os.Lstat(filepath.Join(dir, RecordFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("exec: %w", err)
+		return false, err
 	}
 	return true, nil
 }
 
-func readHostRoot(dir string) (*hostRoot, error) {
-	data, err := os.ReadFile(filepath.Join(dir, hostMountsFile))
+// Read reads the copy recorded in dir; a record that is not one it could
+// have written is an error naming RecordFile.
+func Read(dir string) (*Copy, error) {
+	data, err := os.ReadFile(filepath.Join(dir, RecordFile))
 	if err != nil {
 		return nil, err
 	}
-	var hr hostRoot
+	var hr Copy
 	if err := json.Unmarshal(data, &hr); err != nil {
-		return nil, fmt.Errorf("%s: %w", hostMountsFile, err)
+		return nil, fmt.Errorf("%s: %w", RecordFile, err)
 	}
 	if !filepath.IsAbs(hr.Rootfs) || filepath.Clean(hr.Rootfs) == "/" || hr.MntID == 0 {
-		return nil, fmt.Errorf("%s: malformed record %q", hostMountsFile, data)
+		return nil, fmt.Errorf("%s: malformed record %q", RecordFile, data)
 	}
 	return &hr, nil
 }
 
-// unmountHostMounts detaches the copy of the rootfs recorded in dir, if
-// one was recorded, with every mount below it.
-func unmountHostMounts(dir string) error {
-	hr, err := readHostRoot(dir)
+// Detach detaches the copy of the rootfs recorded in dir, if one was
+// recorded, with every mount below it.
+func Detach(dir string) error {
+	hr, err := Read(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -342,7 +328,7 @@ func unmountHostMounts(dir string) error {
 }
 
 // mounted returns the mount table if the copy is still in it.
-func (hr *hostRoot) mounted() (map[uint64]*mountinfo.Info, error) {
+func (hr *Copy) mounted() (map[uint64]*mountinfo.Info, error) {
 	if hr.UniqueID != 0 {
 		old, ok, err := mountByUniqueID(hr.UniqueID)
 		if err != nil || !ok {
@@ -405,7 +391,7 @@ func mountByUniqueID(unique uint64) (uint64, bool, error) {
 // (the container may mount on its own "/"). A mount is never unmounted by
 // path: the rootfs is opened without following symlinks, and the mount
 // the handle is on is detached only if it is the copy or stacked on it.
-func (hr *hostRoot) detach() error {
+func (hr *Copy) detach() error {
 	// Each pass detaches one mount; a bound keeps a kernel that does not
 	// behave as expected from looping for ever.
 	for range 64 {
@@ -420,7 +406,7 @@ func (hr *hostRoot) detach() error {
 		if err != nil {
 			return fmt.Errorf("open rootfs %s to unmount it: %w", hr.Rootfs, err)
 		}
-		top, _, err := mountIDs(fd)
+		top, _, err := mountfd.MountIDs(fd)
 		if err == nil && !stackedOn(byID, top, hr.MntID, hr.Rootfs) {
 			err = fmt.Errorf("rootfs %s is now mount %d, not rung's copy %d or one stacked on it", hr.Rootfs, top, hr.MntID)
 		}
@@ -437,10 +423,10 @@ func (hr *hostRoot) detach() error {
 	return fmt.Errorf("unmount the container's mounts on %s: still mounted", hr.Rootfs)
 }
 
-// isRootOf reports whether fd is the root of the copy, where init
+// IsRootOf reports whether fd is the root of the copy, where init
 // chroot'ed: what exec must find as the container's root.
-func (hr *hostRoot) isRootOf(fd int) (bool, error) {
-	id, unique, err := mountIDs(fd)
+func (hr *Copy) IsRootOf(fd int) (bool, error) {
+	id, unique, err := mountfd.MountIDs(fd)
 	if err != nil {
 		return false, err
 	}
@@ -468,35 +454,25 @@ func stackedOn(byID map[uint64]*mountinfo.Info, id, base uint64, mountpoint stri
 	return false
 }
 
+// openNoSymlinks opens a host path, which no symlink may redirect: the
+// rootfs and the mounts below it are named by the paths create resolved.
 func openNoSymlinks(path string, flags uint64) (int, error) {
-	return unix.Openat2(unix.AT_FDCWD, path, &unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_CLOEXEC | flags,
-		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
-	})
+	return mountfd.OpenPath(path, flags, unix.RESOLVE_NO_SYMLINKS)
 }
 
-func mountIDsOf(path string) (id, unique uint64, err error) {
-	fd, err := openNoSymlinks(path, 0)
+// CheckRoot makes sure that, in the host's mount namespace, init works on
+// the runtime's copy of the rootfs (mount want, from Attach) and not on
+// the host mount under it.
+func CheckRoot(root *os.File, want uint64) error {
+	if want == 0 {
+		return errors.New("no copy of the rootfs to mount in: the runtime did not stack one")
+	}
+	id, _, err := mountfd.MountIDs(int(root.Fd()))
 	if err != nil {
-		return 0, 0, fmt.Errorf("open %s: %w", path, err)
+		return fmt.Errorf("rootfs: %w", err)
 	}
-	defer unix.Close(fd)
-	return mountIDs(fd)
-}
-
-// mountIDs returns the mount id of fd as mountinfo shows it and, where the
-// kernel has it (6.8), the one never reused (else 0).
-func mountIDs(fd int) (id, unique uint64, err error) {
-	var stx unix.Statx_t
-	if err := unix.Statx(fd, "", unix.AT_EMPTY_PATH, unix.STATX_MNT_ID, &stx); err != nil {
-		return 0, 0, fmt.Errorf("statx mount id: %w", err)
+	if id != want {
+		return fmt.Errorf("rootfs is mount %d, not the runtime's copy %d", id, want)
 	}
-	if stx.Mask&unix.STATX_MNT_ID == 0 {
-		return 0, 0, errors.New("statx: the kernel gives no mount id")
-	}
-	id = stx.Mnt_id
-	if err := unix.Statx(fd, "", unix.AT_EMPTY_PATH, unix.STATX_MNT_ID_UNIQUE, &stx); err == nil && stx.Mask&unix.STATX_MNT_ID_UNIQUE != 0 {
-		unique = stx.Mnt_id
-	}
-	return id, unique, nil
+	return nil
 }

@@ -2,7 +2,9 @@
 // a test may SIGKILL the runtime, and lets a test trace which steps a run
 // passed. It proves that a runtime killed mid-way (an engine's timeout,
 // the OOM killer) leaves nothing that `delete --force` cannot remove.
-// Both hooks are off unless their environment variable is set.
+// Both hooks are off unless their environment variable is set. It is
+// internal: only the runtime and rung's own tests (tests/kill_test.go)
+// have a use for it.
 package killpoint
 
 import (

@@ -1,34 +1,22 @@
-package initproc
+package runtime
 
 import (
-	"sort"
 	"strings"
 
 	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
-	libseccomp "github.com/seccomp/libseccomp-golang"
 
+	"github.com/rungrt/rung/initproc"
 	"github.com/rungrt/rung/libns"
 )
 
 // Features is what `rung features` reports, read off the tables the code
-// itself uses, so it cannot claim more than rung does.
+// itself uses, so it cannot claim more than rung does. It lives in the
+// runtime, which answers for the whole: the hooks and cgroups are its own,
+// the mount options and seccomp init's, the namespaces libns'.
 func Features() *features.Features {
 	yes, no := true, false
-	var mountOpts []string
-	for o := range flagOpts {
-		mountOpts = append(mountOpts, o)
-	}
-	for o := range atimeOpts {
-		mountOpts = append(mountOpts, o)
-	}
-	for o := range propagationOpts {
-		mountOpts = append(mountOpts, o)
-	}
-	mountOpts = append(mountOpts, "bind", "rbind")
-	sort.Strings(mountOpts)
-
 	var ns []string
 	for _, k := range libns.AllKinds() {
 		ns = append(ns, k.String())
@@ -40,27 +28,12 @@ func Features() *features.Features {
 			caps = append(caps, "CAP_"+strings.ToUpper(c.String()))
 		}
 	}
-	var actions, ops []string
-	for a := range seccompActions {
-		actions = append(actions, string(a))
-	}
-	for o := range seccompOps {
-		ops = append(ops, string(o))
-	}
-	sort.Strings(actions)
-	sort.Strings(ops)
-	var archs []string
-	for _, a := range []specs.Arch{specs.ArchX86, specs.ArchX86_64, specs.ArchX32, specs.ArchARM, specs.ArchAARCH64} {
-		if _, err := libseccomp.GetArchFromString(strings.TrimPrefix(strings.ToLower(string(a)), "scmp_arch_")); err == nil {
-			archs = append(archs, string(a))
-		}
-	}
-	flags := []string{string(specs.LinuxSeccompFlagLog), string(specs.LinuxSeccompFlagSpecAllow), string(specs.LinuxSeccompFlagWaitKillableRecv), "SECCOMP_FILTER_FLAG_TSYNC"}
+	actions, ops, archs, flags := initproc.SupportedSeccomp()
 	return &features.Features{
 		OCIVersionMin: "1.0.0",
 		OCIVersionMax: specs.Version,
 		Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
-		MountOptions:  mountOpts,
+		MountOptions:  initproc.SupportedMountOptions(),
 		Linux: &features.Linux{
 			Namespaces:   ns,
 			Capabilities: caps,

@@ -1,4 +1,11 @@
-package initproc
+// Package hooks runs the OCI lifecycle hooks (runtime spec, "POSIX-platform
+// Hooks"): each hook is a program given the container state JSON on
+// stdin, run with the hook's own args, env and timeout. Both sides of
+// rung run them, which is why it is a package of its own below both: the
+// runtime runs prestart, createRuntime, poststart and poststop in the
+// runtime's namespaces; init runs createContainer and startContainer in
+// the container's.
+package hooks
 
 import (
 	"bytes"
@@ -11,11 +18,9 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// RunHooks runs OCI hooks one after the other, each with the container
-// state JSON on stdin, and stops at the first that fails. It lives here
-// because both sides run hooks: the runtime the ones in the runtime
-// namespace, init the ones in the container's.
-func RunHooks(kind string, hooks []specs.Hook, state []byte) error {
+// Run runs OCI hooks one after the other, each with the container state
+// JSON on stdin, and stops at the first that fails.
+func Run(kind string, hooks []specs.Hook, state []byte) error {
 	for i, h := range hooks {
 		if err := runHook(h, state); err != nil {
 			return fmt.Errorf("%s hook #%d (%s): %w", kind, i, h.Path, err)
@@ -24,10 +29,10 @@ func RunHooks(kind string, hooks []specs.Hook, state []byte) error {
 	return nil
 }
 
-// RunHooksWarn runs every hook even when some fail, returning one error
+// RunWarn runs every hook even when some fail, returning one error
 // per failure: poststart and poststop failures are warnings, and the
 // remaining hooks run as if the hook had succeeded (runtime spec).
-func RunHooksWarn(kind string, hooks []specs.Hook, state []byte) []error {
+func RunWarn(kind string, hooks []specs.Hook, state []byte) []error {
 	var errs []error
 	for i, h := range hooks {
 		if err := runHook(h, state); err != nil {

@@ -12,6 +12,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// This file mounts the config's cgroup filesystem inside the container (a
+// mounts[] entry of type "cgroup"); it manages no cgroup. Making the
+// container's cgroup, limits and freezing are the runtime's
+// (runtime/cgroup_linux.go).
+
 // mountCgroup serves a config mount of type "cgroup". On a pure cgroup v2
 // host that is one cgroup2 mount. On a v1 or hybrid host it is a tmpfs
 // holding one mount per hierarchy the host has, named as on the host.
@@ -183,7 +188,7 @@ func bindCgroupDir(src string, target *os.File, o mountOptions) error {
 		return fmt.Errorf("open own cgroup %s: %w", src, err)
 	}
 	defer unix.Close(fd)
-	return bindFd(fd, int(target.Fd()), false, o.attrSet, o.attrClr)
+	return bindTree(fd, int(target.Fd()), mountOptions{attrSet: o.attrSet, attrClr: o.attrClr, slave: o.slave})
 }
 
 // hasAll tells whether every comma-separated item of want is in opts.
