@@ -4,36 +4,49 @@ GO       ?= go
 BIN      := rung
 DEMO     := /tmp/rung-demo
 
-.PHONY: all build deps demo test fuzz vm bench conformance clean
+.PHONY: all build deps demo-deps demo test fuzz vm bench conformance clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) .
 
-# Debian packages the build and the tests need: busybox-static for the
-# test and demo rootfs, libseccomp-dev for seccomp (cgo), runc and crun as
-# the references the benchmark compares against; podman, containerd,
-# docker.io and the CNI plugins for the engine tests, and crictl (from the
-# Go module proxy) to drive containerd's CRI as Kubernetes does;
-# dbus-daemon for rung check's test of a bus without systemd; uidmap
-# (newuidmap/newgidmap) for the rootless tests.
-# mmdebstrap, QEMU and e2fsprogs build and boot the Debian 12 guest of the
-# VM test (tests/vm).
-PKGS   := busybox-static libseccomp-dev runc crun podman conmon catatonit containerd docker.io containernetworking-plugins dbus-daemon uidmap \
+# Debian packages. Building rung needs cgo (gcc, libc6-dev) and
+# libseccomp through pkg-config; the demo adds busybox-static for its
+# rootfs. The tests add runc and crun as the references the benchmark
+# compares against; podman, containerd, docker.io and the CNI plugins for
+# the engine tests, and crictl (from the Go module proxy) to drive
+# containerd's CRI as Kubernetes does; dbus-daemon for rung check's test
+# of a bus without systemd; uidmap (newuidmap/newgidmap) for the rootless
+# tests. mmdebstrap, QEMU and e2fsprogs build and boot the Debian 12
+# guest of the VM test (tests/vm).
+BUILD_PKGS := gcc libc6-dev pkg-config libseccomp-dev
+DEMO_PKGS  := $(BUILD_PKGS) busybox-static
+PKGS   := $(DEMO_PKGS) runc crun podman conmon catatonit containerd docker.io containernetworking-plugins dbus-daemon uidmap \
 	mmdebstrap qemu-system-x86 qemu-utils e2fsprogs
 CRICTL := sigs.k8s.io/cri-tools/cmd/crictl@v1.37.0
 
-deps:
-	@if ! dpkg -s $(PKGS) >/dev/null 2>&1; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PKGS) >/dev/null; \
+# apt-install installs the packages named in $(1) unless all are there.
+define apt-install
+	@if ! dpkg -s $(1) >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; \
 	fi
+endef
+
+deps:
+	$(call apt-install,$(PKGS))
 	@command -v crictl >/dev/null || GOBIN=/usr/local/bin $(GO) install $(CRICTL)
 	$(GO) mod download
 
-# A container on the embedded busybox bundle that shows its own isolation.
-demo: deps build
-	sh demo/demo.sh ./$(BIN) $(DEMO)
+# Only what the demo needs: the build and busybox.
+demo-deps:
+	$(call apt-install,$(DEMO_PKGS))
+	$(GO) mod download
+
+# A container at each rung on the tests' busybox rootfs (tests/fixture),
+# showing its own isolation.
+demo: demo-deps build
+	GO=$(GO) sh demo/demo.sh ./$(BIN) $(DEMO)
 
 # The VM test runs after the native suites, alone: it needs both cores.
 test: deps build

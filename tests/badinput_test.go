@@ -60,9 +60,7 @@ func TestBadInput(t *testing.T) {
 			}
 			for _, cmd := range []string{"create", "run"} {
 				r := e.rung(cmd, "--bundle", b, tc.id)
-				if r.code == 0 || !strings.Contains(r.stderr, tc.want) {
-					t.Errorf("%s: exit %d, stderr %q, want an error containing %q", cmd, r.code, r.stderr, tc.want)
-				}
+				failed(t, cmd, r, tc.want)
 				if n := strings.Count(strings.TrimSpace(r.stderr), "\n"); n != 0 {
 					t.Errorf("%s: want one error line, got %d: %q", cmd, n+1, r.stderr)
 				}
@@ -82,10 +80,7 @@ func TestDuplicateID(t *testing.T) {
 	b := e.bundle("b", "strict", sleeper)
 	e.must("create", "--bundle", b, "dup")
 	pid := e.state("dup").Pid
-	r := e.rung("create", "--bundle", b, "dup")
-	if r.code == 0 || !strings.Contains(r.stderr, "container with id exists: dup") {
-		t.Fatalf("duplicate create: exit %d %s", r.code, r.stderr)
-	}
+	e.mustFail(t, "container with id exists: dup", "create", "--bundle", b, "dup")
 	// The first container is untouched.
 	if st := e.state("dup"); st.Status != specs.StateCreated || st.Pid != pid {
 		t.Fatalf("first container after duplicate create: %+v", st)
@@ -96,10 +91,7 @@ func TestDuplicateID(t *testing.T) {
 
 func TestMissingBundleAndUnknownContainer(t *testing.T) {
 	e := newEnv(t)
-	r := e.rung("create", "--bundle", filepath.Join(e.dir, "nope"), "c")
-	if r.code == 0 || !strings.Contains(r.stderr, "bundle") {
-		t.Fatalf("missing bundle: exit %d %s", r.code, r.stderr)
-	}
+	e.mustFail(t, "bundle", "create", "--bundle", filepath.Join(e.dir, "nope"), "c")
 	e.noLeftovers("c")
 	for _, cmd := range [][]string{{"state", "x"}, {"start", "x"}, {"kill", "x"}, {"delete", "x"}} {
 		r := e.rung(cmd...)
@@ -114,9 +106,7 @@ func TestMissingBundleAndUnknownContainer(t *testing.T) {
 func TestHalfWrittenStateDir(t *testing.T) {
 	e := newEnv(t)
 	os.MkdirAll(filepath.Join(e.root, "half"), 0o700)
-	if r := e.rung("state", "half"); r.code == 0 || !strings.Contains(r.stderr, "container does not exist") {
-		t.Fatalf("state of a half-written container: exit %d %s", r.code, r.stderr)
-	}
+	e.mustFail(t, "container does not exist", "state", "half")
 	if r := e.must("list", "-q"); r.stdout != "" {
 		t.Fatalf("list shows %q", r.stdout)
 	}
@@ -125,9 +115,7 @@ func TestHalfWrittenStateDir(t *testing.T) {
 	// A corrupt state file is an error, not a crash or a guess.
 	os.MkdirAll(filepath.Join(e.root, "bad"), 0o700)
 	os.WriteFile(filepath.Join(e.root, "bad", "state.json"), []byte("{"), 0o600)
-	if r := e.rung("state", "bad"); r.code == 0 || !strings.Contains(r.stderr, "corrupt state file") {
-		t.Fatalf("corrupt state: exit %d %s", r.code, r.stderr)
-	}
+	e.mustFail(t, "corrupt state file", "state", "bad")
 	os.RemoveAll(filepath.Join(e.root, "bad"))
 }
 
@@ -145,10 +133,7 @@ func TestCgroupManagerFlags(t *testing.T) {
 		{[]string{"--cgroup-manager", "disabled"}, "--cgroup-manager disabled: not supported"},
 		{[]string{"--cgroup-manager", "bogus"}, "unknown manager"},
 	} {
-		r := e.rung(append(tc.flags, "create", "--bundle", b, "c")...)
-		if r.code == 0 || !strings.Contains(r.stderr, tc.want) {
-			t.Fatalf("%v: exit %d %s", tc.flags, r.code, r.stderr)
-		}
+		e.mustFail(t, tc.want, append(tc.flags, "create", "--bundle", b, "c")...)
 		e.noLeftovers("c")
 	}
 	e.must("--cgroup-manager", "cgroupfs", "create", "--bundle", b, "c")

@@ -64,9 +64,7 @@ func TestFailedCreateLeavesNoCgroup(t *testing.T) {
 	b = e.bundle("bad", "strict", func(s *specs.Spec) {
 		s.Linux.Resources.CPU = &specs.LinuxCPU{Quota: &bad, Cpus: "999"}
 	})
-	if r := e.rung("create", "--bundle", b, "badres"); r.code == 0 || !strings.Contains(r.stderr, "cpuset.cpus") {
-		t.Fatalf("create with an impossible cpuset: exit %d %s", r.code, r.stderr)
-	}
+	e.mustFail(t, "cpuset.cpus", "create", "--bundle", b, "badres")
 	e.noLeftovers("badres")
 }
 
@@ -86,9 +84,7 @@ func TestDeviceRulesInOrderAndKernelTCP(t *testing.T) {
 		s.Linux.Resources.Memory = &specs.LinuxMemory{KernelTCP: &tcp}
 	})
 	if v2 {
-		if r := e.rung("run", "-d", "--bundle", b, "dev"); r.code == 0 || !strings.Contains(r.stderr, "kernelTCP") {
-			t.Fatalf("kernelTCP on cgroup v2: exit %d %q, want it refused naming the field", r.code, r.stderr)
-		}
+		e.mustFail(t, "kernelTCP", "run", "-d", "--bundle", b, "dev")
 		e.noLeftovers("dev")
 		e.editSpec(b, func(s *specs.Spec) { s.Linux.Resources.Memory = nil })
 	}
@@ -168,9 +164,7 @@ func TestCgroupInUseRefused(t *testing.T) {
 	e.must("run", "-d", "--bundle", b, "a")
 	pid := e.state("a").Pid
 	b = e.bundle("b", "strict", func(s *specs.Spec) { s.Linux.CgroupsPath = path; sleeper(s) })
-	if r := e.rung("create", "--bundle", b, "b"); r.code == 0 || !strings.Contains(r.stderr, "container's cgroup is not empty: 1 process(es) found") {
-		t.Errorf("create in a cgroup in use: exit %d %q, want it refused", r.code, r.stderr)
-	}
+	failed(t, "create in a cgroup in use", e.rung("create", "--bundle", b, "b"), "container's cgroup is not empty: 1 process(es) found")
 	if st := e.state("a"); st.Status != specs.StateRunning || st.Pid != pid {
 		t.Errorf("the first container after the refused create: %s pid %d", st.Status, st.Pid)
 	}
@@ -217,9 +211,7 @@ func TestKilledCreateLeavesNoCgroup(t *testing.T) {
 	if !made {
 		t.Fatal("the kill point came before the cgroup was made")
 	}
-	if r := e.rung("state", "k"); r.code == 0 || !strings.Contains(r.stderr, "container does not exist") {
-		t.Errorf("state of a killed create: exit %d %q", r.code, r.stderr)
-	}
+	failed(t, "state of a killed create", e.rung("state", "k"), "container does not exist")
 	e.must("delete", "--force", "k")
 	e.noLeftovers("k")
 }

@@ -101,9 +101,7 @@ func TestSpecMatchesRunc(t *testing.T) {
 			t.Errorf("rung writes %s, runc does not", k)
 		}
 	}
-	if r := e.rung("spec", "--bundle", ours); r.code == 0 || !strings.Contains(r.stderr, "exists") {
-		t.Errorf("spec over an existing config.json: exit %d %s", r.code, r.stderr)
-	}
+	failed(t, "spec over an existing config.json", e.rung("spec", "--bundle", ours), "exists")
 
 	// --isolation: the ladder's set, the rest of the template as runc's.
 	iso := filepath.Join(e.dir, "iso")
@@ -776,9 +774,7 @@ func TestDeviceRulesRwaAndUpdateDeny(t *testing.T) {
 		// deny of mknod cannot be cut out of the default "c *:* m": rung
 		// refuses that update, naming the field, rather than dropping it.
 		os.WriteFile(res, []byte(`{"devices":[{"allow":false,"type":"c","major":1,"minor":3,"access":"rwa"}]}`), 0o644)
-		if r := e.rung("update", "-r", res, "dev-rung"); r.code == 0 || !strings.Contains(r.stderr, "linux.resources.devices") {
-			t.Errorf("v2 update denying mknod of one device: exit %d %s", r.code, r.stderr)
-		}
+		failed(t, "v2 update denying mknod of one device", e.rung("update", "-r", res, "dev-rung"), "linux.resources.devices")
 		access = "rw"
 	}
 	os.WriteFile(res, []byte(`{"devices":[{"allow":false,"type":"c","major":1,"minor":3,"access":"`+access+`"}]}`), 0o644)

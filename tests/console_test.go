@@ -86,9 +86,7 @@ func TestConsoleSocket(t *testing.T) {
 	e.must("delete", "-f", "tty")
 	e.noLeftovers("tty")
 
-	if r := e.rung("create", "--bundle", b, "noconsole"); r.code == 0 || !strings.Contains(r.stderr, "console socket") {
-		t.Fatalf("terminal without console socket: exit %d %s", r.code, r.stderr)
-	}
+	e.mustFail(t, "console socket", "create", "--bundle", b, "noconsole")
 	e.noLeftovers("noconsole")
 }
 

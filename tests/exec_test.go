@@ -34,9 +34,7 @@ func TestExecInsideContainer(t *testing.T) {
 		}
 	}
 	r = e.rung("exec", "x", "no-such-command")
-	if r.code == 0 || !strings.Contains(r.stderr, "executable file not found in $PATH") {
-		t.Errorf("missing command: exit %d %s", r.code, r.stderr)
-	}
+	failed(t, "missing command", r, "executable file not found in $PATH")
 	// Flags override the container's process.
 	r = e.must("exec", "--user", "1000:1001", "--env", "FOO=bar", "--cwd", "/tmp", "x", "sh", "-c", "id -u; id -g; echo $FOO; pwd")
 	if r.stdout != "1000\n1001\nbar\n/tmp\n" {
@@ -69,9 +67,7 @@ func TestExecInsideContainer(t *testing.T) {
 	}
 	e.must("delete", "-f", "x")
 	e.noLeftovers("x")
-	if r := e.rung("exec", "x", "true"); r.code == 0 || !strings.Contains(r.stderr, "container does not exist") {
-		t.Fatalf("exec into a missing container: exit %d %s", r.code, r.stderr)
-	}
+	e.mustFail(t, "container does not exist", "exec", "x", "true")
 }
 
 func TestExecStoppedContainer(t *testing.T) {
@@ -79,9 +75,7 @@ func TestExecStoppedContainer(t *testing.T) {
 	b := e.bundle("b", "strict", func(s *specs.Spec) { s.Process.Args = []string{"true"} })
 	e.must("run", "-d", "--bundle", b, "s")
 	e.waitStatus("s", specs.StateStopped)
-	if r := e.rung("exec", "s", "true"); r.code == 0 || !strings.Contains(r.stderr, "container not running") {
-		t.Fatalf("exec into a stopped container: exit %d %s", r.code, r.stderr)
-	}
+	e.mustFail(t, "container not running", "exec", "s", "true")
 	// Nothing is in effect for a stopped container: verify fails.
 	if r := e.rung("verify", "s"); r.code == 0 || !strings.Contains(r.stdout, "problem: container not running") {
 		t.Fatalf("verify of a stopped container: exit %d %q %s", r.code, r.stdout, r.stderr)

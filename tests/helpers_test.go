@@ -236,6 +236,32 @@ func (e *env) must(args ...string) result {
 	return r
 }
 
+// failed reports, with t.Errorf, unless r is a failure: a non-zero exit
+// whose stderr holds every one of wants. It says whether r was one, so a
+// caller that cannot go on after it can stop (t.FailNow).
+func failed(t testing.TB, what string, r result, wants ...string) bool {
+	t.Helper()
+	ok := r.code != 0
+	for _, w := range wants {
+		ok = ok && strings.Contains(r.stderr, w)
+	}
+	if !ok {
+		t.Errorf("%s: exit %d, stderr %q; want a failure with %q", what, r.code, r.stderr, wants)
+	}
+	return ok
+}
+
+// mustFail runs rung and stops the test unless the command fails with
+// want in its stderr. It returns the result for further checks.
+func (e *env) mustFail(t testing.TB, want string, args ...string) result {
+	t.Helper()
+	r := e.rung(args...)
+	if !failed(t, "rung "+strings.Join(args, " "), r, want) {
+		t.FailNow()
+	}
+	return r
+}
+
 type state struct {
 	Version     string               `json:"ociVersion"`
 	ID          string               `json:"id"`

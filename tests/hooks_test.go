@@ -67,9 +67,7 @@ func TestFailingHookFailsCreate(t *testing.T) {
 			}
 		})
 		r := e.rung("create", "--bundle", b, "f")
-		if r.code == 0 || !strings.Contains(r.stderr, kind+" hook #0") || !strings.Contains(r.stderr, "hook broke") {
-			t.Errorf("%s hook failing: exit %d %s", kind, r.code, r.stderr)
-		}
+		failed(t, kind+" hook failing", r, kind+" hook #0", "hook broke")
 		e.noLeftovers("f")
 	}
 	// A timeout counts as failure.
@@ -77,9 +75,7 @@ func TestFailingHookFailsCreate(t *testing.T) {
 	b := e.bundle("slow", "strict", func(s *specs.Spec) {
 		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/sleep", Args: []string{"sleep", "10"}, Timeout: &one}}}
 	})
-	if r := e.rung("create", "--bundle", b, "slow"); r.code == 0 || !strings.Contains(r.stderr, "timed out") {
-		t.Errorf("slow hook: exit %d %s", r.code, r.stderr)
-	}
+	failed(t, "slow hook", e.rung("create", "--bundle", b, "slow"), "timed out")
 	e.noLeftovers("slow")
 	// Failing poststart and poststop only warn.
 	b = e.bundle("warn", "strict", func(s *specs.Spec) {

@@ -208,9 +208,8 @@ func TestJoinBadPaths(t *testing.T) {
 				sleeper(s)
 				joinNS(s, specs.NetworkNamespace, tc.path)
 			})
-			r := e.rung("create", "--bundle", b, "bad")
-			if r.code == 0 || !strings.Contains(r.stderr, "linux.namespaces[2].path") || !strings.Contains(r.stderr, tc.want) {
-				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			if !failed(t, "create", e.rung("create", "--bundle", b, "bad"), "linux.namespaces[2].path", tc.want) {
+				t.FailNow()
 			}
 			e.noLeftovers("bad")
 		})
@@ -224,10 +223,7 @@ func TestHostNamespaceRefusedAtMinRung(t *testing.T) {
 	e := newEnv(t)
 	host := fmt.Sprintf("/proc/%d/ns/net", os.Getpid())
 	b := e.bundle("b", "strict", func(s *specs.Spec) { sleeper(s); joinNS(s, specs.NetworkNamespace, host) })
-	r := e.rung("create", "--bundle", b, "--min-isolation", "strict", "h")
-	if r.code == 0 || !strings.Contains(r.stderr, "missing network") {
-		t.Fatalf("host netns at --min-isolation strict: exit %d %s", r.code, r.stderr)
-	}
+	e.mustFail(t, "missing network", "create", "--bundle", b, "--min-isolation", "strict", "h")
 	e.noLeftovers("h")
 	e.must("run", "-d", "--bundle", b, "h")
 	if st := e.state("h"); st.Isolation.Rung != "standard" {
@@ -291,9 +287,7 @@ func TestSharedPidNamespaceLeftovers(t *testing.T) {
 	}
 
 	orphans("k")
-	if r := e.rung("kill", "k", "KILL"); r.code == 0 || !strings.Contains(r.stderr, "container not running") {
-		t.Fatalf("kill of a stopped container without --all: exit %d %q, want container not running", r.code, r.stderr)
-	}
+	e.mustFail(t, "container not running", "kill", "k", "KILL")
 	if r := e.rung("kill", "--all", "k", "KILL"); r.code != 0 || r.stderr != "" {
 		t.Fatalf("kill --all of a stopped container: exit %d %q, want 0 and no message", r.code, r.stderr)
 	}

@@ -61,9 +61,7 @@ func TestSeccompErrnoAndArgs(t *testing.T) {
 	b = e.bundle("bad", "strict", func(s *specs.Spec) {
 		s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: "SCMP_ACT_BOGUS"}
 	})
-	if r := e.rung("create", "--bundle", b, "bad"); r.code == 0 || !strings.Contains(r.stderr, "linux.seccomp.defaultAction") {
-		t.Fatalf("bogus seccomp action: exit %d %s", r.code, r.stderr)
-	}
+	e.mustFail(t, "linux.seccomp.defaultAction", "create", "--bundle", b, "bad")
 	e.noLeftovers("bad")
 }
 
@@ -81,17 +79,13 @@ func TestSysctl(t *testing.T) {
 		t.Fatal("host ip_forward changed")
 	}
 	b = e.bundle("host", "strict", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"vm.swappiness": "10"} })
-	if r := e.rung("create", "--bundle", b, "h"); r.code == 0 || !strings.Contains(r.stderr, "vm.swappiness is not namespaced") {
-		t.Fatalf("host sysctl: exit %d %s", r.code, r.stderr)
-	}
+	e.mustFail(t, "vm.swappiness is not namespaced", "create", "--bundle", b, "h")
 	e.noLeftovers("h")
 	b = e.bundle("nonet", "strict", func(s *specs.Spec) {
 		s.Linux.Namespaces = withoutNS(s.Linux.Namespaces, specs.NetworkNamespace)
 		s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
 	})
-	if r := e.rung("create", "--bundle", b, "n"); r.code == 0 || !strings.Contains(r.stderr, "needs a new network namespace") {
-		t.Fatalf("net sysctl without netns: exit %d %s", r.code, r.stderr)
-	}
+	e.mustFail(t, "needs a new network namespace", "create", "--bundle", b, "n")
 	e.noLeftovers("n")
 }
 
@@ -135,9 +129,7 @@ func TestOOMScoreAdjPersonalityTimeOffsets(t *testing.T) {
 	}
 	b = e.bundle("aa", "strict", func(s *specs.Spec) { s.Process.ApparmorProfile = "rung-test" })
 	if _, err := os.Stat("/sys/module/apparmor"); err != nil {
-		if r := e.rung("create", "--bundle", b, "aa"); r.code == 0 || !strings.Contains(r.stderr, "process.apparmorProfile") {
-			t.Fatalf("apparmor profile without apparmor: exit %d %s", r.code, r.stderr)
-		}
+		e.mustFail(t, "process.apparmorProfile", "create", "--bundle", b, "aa")
 	}
 	e.noLeftovers("aa")
 }

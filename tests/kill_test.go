@@ -57,9 +57,7 @@ func (e *env) recovers(id string) {
 		e.t.Errorf("delete --force %s after the kill: exit %d %q", id, r.code, r.stderr)
 	}
 	e.noLeftovers(id)
-	if r := e.bounded(nil, "state", id); r.code == 0 || !strings.Contains(r.stderr, "container does not exist") {
-		e.t.Errorf("state %s after delete: exit %d %q", id, r.code, r.stderr)
-	}
+	failed(e.t, "state "+id+" after delete", e.bounded(nil, "state", id), "container does not exist")
 }
 
 // killBundles are the two shapes whose teardown differs: a container in
@@ -264,15 +262,11 @@ func TestCorruptStateDeleteForce(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(e.root, id, "state.json"), []byte(content), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			if r := e.bounded(nil, "state", id); r.code == 0 || !strings.Contains(r.stderr, "corrupt state file") {
-				t.Errorf("%s: state with a corrupt state file: exit %d %q", shape, r.code, r.stderr)
-			}
+			failed(t, shape+": state with a corrupt state file", e.bounded(nil, "state", id), "corrupt state file")
 			if r := e.bounded(nil, "list", "-q"); r.code != 0 || strings.Contains(r.stdout, id) {
 				t.Errorf("%s: list with a corrupt state file: exit %d %q %q", shape, r.code, r.stdout, r.stderr)
 			}
-			if r := e.bounded(nil, "delete", id); r.code == 0 || !strings.Contains(r.stderr, "corrupt state file") {
-				t.Errorf("%s: delete without force of a corrupt state: exit %d %q", shape, r.code, r.stderr)
-			}
+			failed(t, shape+": delete without force of a corrupt state", e.bounded(nil, "delete", id), "corrupt state file")
 		}
 		if err := syscall.Kill(pid, 0); err != nil {
 			t.Fatalf("%s: the container died before delete --force: %v", shape, err)

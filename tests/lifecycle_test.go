@@ -42,9 +42,7 @@ func TestLifecycle(t *testing.T) {
 	}
 	// The runtime spec: deleting a container that is not stopped is an
 	// error and changes nothing (crun agrees; runc deletes created ones).
-	if r := e.rung("delete", "c1"); r.code == 0 || !strings.Contains(r.stderr, "not stopped: created") {
-		t.Fatalf("delete of a created container: exit %d %s", r.code, r.stderr)
-	}
+	e.mustFail(t, "not stopped: created", "delete", "c1")
 	if st := e.state("c1"); st.Status != specs.StateCreated {
 		t.Fatalf("created container after a refused delete: %s", st.Status)
 	}
@@ -63,17 +61,13 @@ func TestLifecycle(t *testing.T) {
 	if r := e.rung("start", "c2"); r.code == 0 {
 		t.Fatal("second start of a running container succeeded")
 	}
-	if r := e.rung("delete", "c2"); r.code == 0 || !strings.Contains(r.stderr, "cannot delete container c2 that is not stopped: running") {
-		t.Fatalf("delete of a running container: exit %d %s", r.code, r.stderr)
-	}
+	e.mustFail(t, "cannot delete container c2 that is not stopped: running", "delete", "c2")
 	e.must("kill", "c2", "KILL")
 	st = e.waitStatus("c2", specs.StateStopped)
 	if st.Pid != 0 {
 		t.Fatalf("stopped container shows pid %d", st.Pid)
 	}
-	if r := e.rung("kill", "c2"); r.code == 0 || !strings.Contains(r.stderr, "container not running") {
-		t.Fatalf("kill of a stopped container: exit %d %s", r.code, r.stderr)
-	}
+	e.mustFail(t, "container not running", "kill", "c2")
 	e.must("delete", "c2")
 	e.noLeftovers("c2")
 	if r := e.rung("state", "c2"); r.code != 1 || !strings.Contains(r.stderr, "container does not exist") {
@@ -125,9 +119,7 @@ func TestKillAllAndForceDelete(t *testing.T) {
 	if r := e.rung("delete", "--force", "force"); r.code != 0 {
 		t.Fatalf("delete --force of a missing container: %s", r.stderr)
 	}
-	if r := e.rung("delete", "force"); r.code == 0 || !strings.Contains(r.stderr, "container does not exist") {
-		t.Fatalf("delete of a missing container: exit %d %s", r.code, r.stderr)
-	}
+	e.mustFail(t, "container does not exist", "delete", "force")
 }
 
 func TestRunExitCodes(t *testing.T) {
@@ -155,9 +147,7 @@ func TestRunExitCodes(t *testing.T) {
 	}
 	b := e.bundle("missing", "strict", func(s *specs.Spec) { s.Process.Args = []string{"no-such-command"} })
 	r := e.rung("run", "--bundle", b, "missing")
-	if r.code == 0 || !strings.Contains(r.stderr, `no-such-command\": executable file not found in $PATH`) {
-		t.Errorf("missing command: exit %d: %s", r.code, r.stderr)
-	}
+	failed(t, "missing command", r, `no-such-command\": executable file not found in $PATH`)
 	e.noLeftovers("missing")
 }
 

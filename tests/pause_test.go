@@ -38,12 +38,8 @@ func TestPauseResumePs(t *testing.T) {
 	if after, _ := os.ReadFile(ticks); len(after) != len(before) {
 		t.Fatal("a paused container kept running")
 	}
-	if r := e.rung("delete", "p"); r.code == 0 || !strings.Contains(r.stderr, "not stopped: paused") {
-		t.Fatalf("delete of a paused container: exit %d %s", r.code, r.stderr)
-	}
-	if r := e.rung("exec", "p", "true"); r.code == 0 || !strings.Contains(r.stderr, "paused") {
-		t.Fatalf("exec into a paused container: exit %d %s", r.code, r.stderr)
-	}
+	e.mustFail(t, "not stopped: paused", "delete", "p")
+	e.mustFail(t, "paused", "exec", "p", "true")
 	e.must("resume", "p")
 	if st := e.state("p"); st.Status != "running" {
 		t.Fatalf("after resume: %s", st.Status)

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -103,9 +102,7 @@ func TestDeleteWaitsForCreate(t *testing.T) {
 	case <-time.After(2 * time.Second):
 	}
 	second := e.rung("create", "--bundle", b, "dw-x")
-	if second.code == 0 || !strings.Contains(second.stderr, "container with id exists") {
-		t.Errorf("second create while the first runs: exit %d %q, want it refused", second.code, second.stderr)
-	}
+	failed(t, "second create while the first runs", second, "container with id exists")
 	accept()
 	if r := within(t, firstDone, "first create"); r.code != 0 {
 		t.Errorf("first create: exit %d %q", r.code, r.stderr)
@@ -235,8 +232,7 @@ func TestHostRootfsSharedAcrossRoots(t *testing.T) {
 	os.MkdirAll(filepath.Join(a, "rootfs", "home"), 0o755)
 	for i, rootfs := range []string{filepath.Join(a, "rootfs"), filepath.Join(a, "rootfs", "home")} {
 		b := other.hostNSBundle(fmt.Sprintf("b%d", i), func(s *specs.Spec) { s.Root.Path = rootfs })
-		if r := other.rung("run", "-d", "--bundle", b, "b"); r.code == 0 || !strings.Contains(r.stderr, "is on the rootfs of container a") {
-			t.Errorf("a container under another --root on %s: exit %d %q, want it refused", rootfs, r.code, r.stderr)
+		if !failed(t, "a container under another --root on "+rootfs, other.rung("run", "-d", "--bundle", b, "b"), "is on the rootfs of container a") {
 			other.rung("delete", "--force", "b")
 		}
 		other.noLeftovers("b")

@@ -218,9 +218,7 @@ func TestRootlessLifecycle(t *testing.T) {
 	}
 	// No cgroup was delegated here: what needs one says so.
 	for _, args := range [][]string{{"pause", "rl-c1"}, {"update", "--memory", "10M", "rl-c1"}, {"events", "--stats", "rl-c1"}} {
-		if res := r.as(args...); res.code == 0 || !strings.Contains(res.stderr, "no cgroup") {
-			t.Errorf("%s: exit %d %s", args[0], res.code, res.stderr)
-		}
+		failed(t, args[0], r.as(args...), "no cgroup")
 	}
 	r.mustAs("kill", "rl-c1", "KILL")
 	deadline := time.Now().Add(5 * time.Second)
@@ -408,9 +406,7 @@ func TestRootlessBadInput(t *testing.T) {
 		id := "rl-" + strings.ReplaceAll(tc.name, " ", "-")
 		b := r.bundle(id, tc.edit)
 		res := r.as("run", "--bundle", b, id)
-		if res.code == 0 || !strings.Contains(res.stderr, tc.want) {
-			t.Errorf("%s: exit %d, %s; want %q", tc.name, res.code, res.stderr, tc.want)
-		}
+		failed(t, tc.name, res, tc.want)
 		r.noLeftovers(id)
 	}
 	// The state root as runc picks it: /run/rung without
@@ -424,9 +420,7 @@ func TestRootlessBadInput(t *testing.T) {
 		if tc.xdg != "" {
 			c.Env = append(c.Env, "XDG_RUNTIME_DIR="+tc.xdg)
 		}
-		if res := run(c); res.code == 0 || !strings.Contains(res.stderr, tc.want) {
-			t.Errorf("list with XDG_RUNTIME_DIR=%q: exit %d %s, want %q", tc.xdg, res.code, res.stderr, tc.want)
-		}
+		failed(t, fmt.Sprintf("list with XDG_RUNTIME_DIR=%q", tc.xdg), run(c), tc.want)
 	}
 }
 

@@ -62,9 +62,7 @@ func TestSystemdCgroupsPathRefused(t *testing.T) {
 	} {
 		b := e.bundle("b", "strict", func(s *specs.Spec) { s.Linux.CgroupsPath = tc.path; sleeper(s) })
 		r := e.rung("--systemd-cgroup", "create", "--bundle", b, "c")
-		if r.code == 0 || !strings.Contains(r.stderr, "linux.cgroupsPath") || !strings.Contains(r.stderr, tc.want) {
-			t.Errorf("cgroupsPath %q: exit %d %q, want an error with %q", tc.path, r.code, r.stderr, tc.want)
-		}
+		failed(t, fmt.Sprintf("cgroupsPath %q", tc.path), r, "linux.cgroupsPath", tc.want)
 		if strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 			t.Errorf("cgroupsPath %q: want one line of error, got %q", tc.path, r.stderr)
 		}
@@ -90,9 +88,7 @@ func TestSystemdCgroupManager(t *testing.T) {
 	if !systemdHost() {
 		for _, flags := range [][]string{{"--systemd-cgroup"}, {"--cgroup-manager", "systemd"}} {
 			r := e.rung(append(flags, "create", "--bundle", b, "sd")...)
-			if r.code == 0 || !strings.Contains(r.stderr, "systemd not running on this host") {
-				t.Errorf("%v without systemd: exit %d %q", flags, r.code, r.stderr)
-			}
+			failed(t, fmt.Sprintf("%v without systemd", flags), r, "systemd not running on this host")
 			e.noLeftovers("sd")
 		}
 		return
