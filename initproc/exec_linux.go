@@ -29,7 +29,7 @@ func ExecMain() {
 	}
 	debugf("exec: process received, in the container's namespaces and cgroup")
 	err := execProcess(&cfg)
-	_ = enc.Encode(Reply{Error: err.Error()})
+	_ = Send(enc, Failed{Error: err.Error()})
 	os.Exit(127)
 }
 

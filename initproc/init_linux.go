@@ -59,15 +59,14 @@ func Main() {
 		return setup(&cfg, func() error { return runtimeHooks(&cfg, enc, dec) })
 	}()
 	if err != nil {
-		_ = enc.Encode(Reply{Error: err.Error()})
+		_ = Send(enc, Failed{Error: err.Error()})
 		os.Exit(1)
 	}
 	phase.Mark("ready")
-	if err := enc.Encode(Reply{Ready: true, Warnings: exe.warnings, Notes: exe.notes}); err != nil {
+	if err := Send(enc, Ready{Warnings: exe.warnings, Notes: exe.notes}); err != nil {
 		os.Exit(1)
 	}
-	var c Commit
-	if err := dec.Decode(&c); err != nil || !c.Commit {
+	if _, err := Expect[Release](dec); err != nil {
 		os.Exit(1) // the runtime died or gave up: run nothing
 	}
 	phase.Mark("released")
@@ -127,11 +126,10 @@ func runtimeHooks(cfg *Config, enc *json.Encoder, dec *json.Decoder) error {
 		return nil
 	}
 	if len(h.Prestart) > 0 || len(h.CreateRuntime) > 0 { //nolint:staticcheck // prestart is deprecated, still honoured
-		if err := enc.Encode(Reply{RuntimeHooks: true}); err != nil {
+		if err := Send(enc, RuntimeHooksRequest{}); err != nil {
 			return err
 		}
-		var c Commit
-		if err := dec.Decode(&c); err != nil || !c.Commit {
+		if _, err := Expect[HooksDone](dec); err != nil {
 			return errors.New("runtime hooks failed")
 		}
 	}
