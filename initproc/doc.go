@@ -18,36 +18,36 @@
 //
 // create (rung create → rung init):
 //
-//	runtime                                      init
-//	   |  clone/exec `rung init` in new namespaces  |
-//	   |  [rootless: newuidmap/newgidmap] '\n' ---->|  re-exec as ns root
+//	runtime                                       init
+//	   |  clone/exec `rung init` in namespaces      |
+//	   |-- [rootless: newuidmap, newgidmap] '\n' -->|  re-exec as the namespace's root
 //	   |  move init into its cgroup                 |
-//	   |-- Config -------------------------------->|  check
-//	   |<----------------------- BindSourcesRequest |  (Config.BindSources)
-//	   |-- 'F'+fds (or 'E') ---------------------->|  mounts them
-//	   |<------------------------ RuntimeHooksRequest |  (prestart/createRuntime)
+//	   |-- Config --------------------------------->|  check it
+//	   |<---------------------- BindSourcesRequest -|  (Config.BindSources)
+//	   |-- 'F' + fds, or 'E' ---------------------->|  mount them
+//	   |<--------------------- RuntimeHooksRequest -|  (prestart, createRuntime hooks)
 //	   |  run the hooks                             |
-//	   |-- HooksDone ----------------------------->|  createContainer, pivot_root
-//	   |<--------------------------- SeccompFdOffer |  (listenerPath only)
-//	   |-- SeccompFdAccept ----------------------->|
-//	   |<------------------------------ 'S'+fd     |
+//	   |-- HooksDone ------------------------------>|  createContainer hooks, pivot_root
+//	   |<-------------------------- SeccompFdOffer -|  (linux.seccomp.listenerPath)
+//	   |-- SeccompFdAccept ------------------------>|
+//	   |<------------------------- 'S' + notify fd -|
 //	   |  send the fd to the agent                  |
-//	   |-- SeccompFdPassed ----------------------->|
-//	   |<------------------ Ready{warnings, notes} |  (or Failed{error})
+//	   |-- SeccompFdPassed ------------------------>|
+//	   |<- Ready{warnings, notes} or Failed{error} -|
 //	   |  verify namespaces, write state.json       |
-//	   |-- Release ------------------------------->|  close socket, log;
+//	   |-- Release -------------------------------->|  close the socket and the log,
 //	   |                                            |  wait on exec.fifo
 //
 // exec (rung exec → rung nsexec):
 //
-//	runtime                                      process
-//	   |  exec `rung nsexec`; the constructor joins |
-//	   |<------------------- pid (pid pipe, fd 4)   |
+//	runtime                                       process
+//	   |  exec `rung nsexec`: the constructor joins |
+//	   |<------------- pid, on the pid pipe (fd 4) -|
 //	   |  verify namespaces, join the cgroup        |
-//	   |-- ExecConfig ---------------------------->|  finish
-//	   |<--- SeccompFdOffer ... SeccompFdPassed --->|  (as in create)
-//	   |<----------------------------- Failed{error}|  then exit 127
-//	   |<- end-of-file: exec'd (socket is CLOEXEC)  |
+//	   |-- ExecConfig ----------------------------->|  finish
+//	   |<------ SeccompFdOffer ... SeccompFdPassed -|  (as in create)
+//	   |<--------------------------- Failed{error} -|  then exit 127
+//	   |<---- end-of-file: exec'd (CLOEXEC socket) -|
 //
 // On error: the child sends Failed with the error text (init exits 1, the
 // exec'd process 127) and sends nothing else. The runtime, on Failed,

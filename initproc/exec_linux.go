@@ -15,7 +15,7 @@ import (
 // moved into a running container's namespaces, and the runtime into its
 // cgroup. It applies the exec'd process' rlimits, AppArmor profile, user,
 // capabilities, no_new_privs and seccomp, and execs it. Success is the
-// exec itself (the close-on-exec socket closes); failure is one Reply.
+// exec itself (the close-on-exec socket closes); failure is one Failed message.
 func ExecMain() {
 	sync := os.NewFile(SyncFd, "sync")
 	var cfg ExecConfig
