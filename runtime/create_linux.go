@@ -604,10 +604,12 @@ func (c *creation) record() (*CreatedContainer, error) {
 			return nil, err
 		}
 	}
+	// Marked before the send: init marks "released" once it has read it,
+	// and the profile's order must be causal (TestProfileMarks).
+	phase.Mark("init-released")
 	if err := initproc.Send(c.enc, initproc.Release{}); err != nil {
 		return nil, fmt.Errorf("release init: %w", err)
 	}
-	phase.Mark("init-released")
 	killpoint.Hit(killpoint.CreateDone)
 	// init closes its log before it waits for start.
 	c.initLog.wait()

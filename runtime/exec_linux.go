@@ -244,10 +244,12 @@ func (x *execution) launch() error {
 			return fmt.Errorf("--pidfd-socket: pidfd_open %d: %w", x.pid, err)
 		}
 	}
-	return x.verifyAndJoinCgroup()
+	return x.configure()
 }
 
-func (x *execution) verifyAndJoinCgroup() error {
+// configure checks the process is in the namespaces, moves it into the
+// container's cgroup and sends it its config.
+func (x *execution) configure() error {
 	// A rootless runtime may not read the non-dumpable process' /proc
 	// entries: the process checks itself against joined instead.
 	var joined map[string]libns.Identity
