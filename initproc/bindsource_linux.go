@@ -42,7 +42,7 @@ func receiveBindSources(cfg *Config, enc *json.Encoder, sync int) error {
 	if len(idx) > maxBindSources {
 		return fmt.Errorf("mounts: %d bind mounts in a user namespace, at most %d", len(idx), maxBindSources)
 	}
-	if err := enc.Encode(Reply{BindSources: true}); err != nil {
+	if err := Send(enc, BindSourcesRequest{}); err != nil {
 		return err
 	}
 	buf, oob := make([]byte, 1), make([]byte, unix.CmsgSpace(4*maxBindSources))

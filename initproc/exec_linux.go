@@ -15,7 +15,7 @@ import (
 // moved into a running container's namespaces, and the runtime into its
 // cgroup. It applies the exec'd process' rlimits, AppArmor profile, user,
 // capabilities, no_new_privs and seccomp, and execs it. Success is the
-// exec itself (the close-on-exec socket closes); failure is one Reply.
+// exec itself (the close-on-exec socket closes); failure is one Failed message.
 func ExecMain() {
 	sync := os.NewFile(SyncFd, "sync")
 	var cfg ExecConfig
@@ -29,7 +29,7 @@ func ExecMain() {
 	}
 	debugf("exec: process received, in the container's namespaces and cgroup")
 	err := execProcess(&cfg)
-	_ = enc.Encode(Reply{Error: err.Error()})
+	_ = Send(enc, Failed{Error: err.Error()})
 	os.Exit(127)
 }
 
@@ -55,68 +55,16 @@ func execProcess(cfg *ExecConfig) error {
 	if err != nil {
 		return err
 	}
-	if p.Terminal {
-		if cfg.ConsoleFd == 0 {
-			return errors.New("process.terminal: no console socket")
-		}
-		sock := os.NewFile(uintptr(cfg.ConsoleFd), "console-socket")
-		err := setupConsole(sock, p.ConsoleSize, false, p.User.UID)
-		sock.Close()
-		if err != nil {
-			return fmt.Errorf("process.terminal: %w", err)
-		}
-	}
-	if err := checkRlimits(p.Rlimits, caps); err != nil {
+	if err := setupTerminal("exec", p, cfg.ConsoleFd, false); err != nil {
 		return err
 	}
-	if err := setOOMScoreAdj(procfs, p.OOMScoreAdj); err != nil {
-		return err
-	}
-	if err := setAppArmor(procfs, p.ApparmorProfile); err != nil {
-		return err
-	}
-	if err := setSELinuxLabel(procfs, p.SelinuxLabel, cfg.SELinux); err != nil {
-		return err
-	}
-	exe, err := resolveExecutable(p)
+	exe, err := finishProcess(finishInput{
+		role: "exec", process: p, procfs: procfs, caps: caps, filter: filter,
+		selinux: cfg.SELinux, preserved: cfg.PreserveFds,
+	})
 	if err != nil {
 		return err
 	}
-	debugf("exec: process %s resolved to %s, cwd %s, uid %d gid %d", p.Args[0], exe.path, p.Cwd, p.User.UID, p.User.GID)
-	chdirLater, err := enterCwdPrivileged(p.Cwd)
-	if err != nil {
-		return err
-	}
-	early := filter != nil && !p.NoNewPrivileges
-	if early {
-		if err := loadSeccompEarly(filter); err != nil {
-			return err
-		}
-		filter = nil
-	}
-	if _, _, err := setupCredentials(p, caps); err != nil {
-		return err
-	}
-	if chdirLater {
-		if err := enterCwd(p.Cwd); err != nil {
-			return err
-		}
-	}
-	if p.NoNewPrivileges {
-		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			return fmt.Errorf("process.noNewPrivileges: %w", err)
-		}
-	}
-	if filter != nil && filter.notify {
-		// The runtime must get the notify fd before the exec closes the
-		// sync socket: load now, under no_new_privs.
-		if err := loadSeccompEarly(filter); err != nil {
-			return err
-		}
-		filter, early = nil, true
-	}
-	exe.procfs, exe.seccomp, exe.seccompLoaded, exe.rlimits = procfs, filter, early, p.Rlimits
-	exe.preserved = cfg.PreserveFds
 	debugf("exec: about to exec %s", exe.path)
 	closeLog()
 	return exe.exec()

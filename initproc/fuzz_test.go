@@ -211,10 +211,13 @@ func equalMountOptions(a, b mountOptions) bool {
 
 // FuzzMessages decodes arbitrary bytes as each message of the
 // parent↔child protocol, the way each side reads them: init's Config then
-// Commit, the exec'd process' ExecConfig, the runtime's stream of Replies.
-// Nothing may panic; a Config init accepts must carry what init then reads
-// without checking (the process, linux, the hook state), and every message
-// must mean the same after being re-sent (encode, decode, encode).
+// the runtime's messages, the exec'd process' ExecConfig, the runtime's
+// stream of init's messages. Nothing may panic; a Config init accepts must
+// carry what init then reads without checking (the process, linux, the
+// hook state); a message Receive accepts has a known kind, and a message
+// with no type or an unknown one is an error, never taken as a message;
+// and every message must mean the same after being re-sent (encode,
+// decode, encode).
 func FuzzMessages(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		dec := json.NewDecoder(bytes.NewReader(data))
@@ -222,10 +225,7 @@ func FuzzMessages(f *testing.F) {
 		if dec.Decode(&cfg) == nil {
 			resend(t, &cfg, &Config{})
 			checkInitConfig(t, &cfg)
-			var c Commit
-			if dec.Decode(&c) == nil {
-				resend(t, &c, &Commit{})
-			}
+			receiveAll(t, dec)
 		}
 
 		var ec ExecConfig
@@ -233,15 +233,47 @@ func FuzzMessages(f *testing.F) {
 			resend(t, &ec, &ExecConfig{})
 		}
 
-		dec = json.NewDecoder(bytes.NewReader(data))
-		for {
-			var r Reply
-			if dec.Decode(&r) != nil {
-				break
-			}
-			resend(t, &r, &Reply{})
-		}
+		receiveAll(t, json.NewDecoder(bytes.NewReader(data)))
 	})
+}
+
+// receiveAll reads messages as either side does until the first error,
+// and checks each one.
+func receiveAll(t *testing.T, dec *json.Decoder) {
+	t.Helper()
+	for {
+		raw := dec.InputOffset()
+		m, err := Receive(dec)
+		if err != nil {
+			return
+		}
+		if _, ok := decoders[m.Kind()]; !ok || m.Kind() == "" {
+			t.Fatalf("message at %d: kind %q accepted", raw, m.Kind())
+		}
+		if f, ok := m.(Failed); ok && f.Error == "" {
+			t.Fatalf("message at %d: Failed without text accepted", raw)
+		}
+		resendMessage(t, m)
+	}
+}
+
+// resendMessage checks that a message reads the same once sent again.
+func resendMessage(t *testing.T, m Message) {
+	t.Helper()
+	var first, second bytes.Buffer
+	if err := Send(json.NewEncoder(&first), m); err != nil {
+		t.Fatalf("send %T: %v", m, err)
+	}
+	again, err := Receive(json.NewDecoder(bytes.NewReader(first.Bytes())))
+	if err != nil {
+		t.Fatalf("receive %T %s: %v", m, first.Bytes(), err)
+	}
+	if err := Send(json.NewEncoder(&second), again); err != nil {
+		t.Fatalf("send %T again: %v", m, err)
+	}
+	if !bytes.Equal(first.Bytes(), second.Bytes()) {
+		t.Fatalf("%T changed when re-sent:\n%s\n%s", m, first.Bytes(), second.Bytes())
+	}
 }
 
 // checkInitConfig does, for a Config init accepts, the pure work init

@@ -60,15 +60,14 @@ func Main() {
 		return setup(&cfg, func() error { return runtimeHooks(&cfg, enc, dec) })
 	}()
 	if err != nil {
-		_ = enc.Encode(Reply{Error: err.Error()})
+		_ = Send(enc, Failed{Error: err.Error()})
 		os.Exit(1)
 	}
 	phase.Mark("ready")
-	if err := enc.Encode(Reply{Ready: true, Warnings: exe.warnings, Notes: exe.notes}); err != nil {
+	if err := Send(enc, Ready{Warnings: exe.warnings, Notes: exe.notes}); err != nil {
 		os.Exit(1)
 	}
-	var c Commit
-	if err := dec.Decode(&c); err != nil || !c.Commit {
+	if _, err := Expect[Release](dec); err != nil {
 		os.Exit(1) // the runtime died or gave up: run nothing
 	}
 	phase.Mark("released")
@@ -128,11 +127,10 @@ func runtimeHooks(cfg *Config, enc *json.Encoder, dec *json.Decoder) error {
 		return nil
 	}
 	if len(h.Prestart) > 0 || len(h.CreateRuntime) > 0 { //nolint:staticcheck // prestart is deprecated, still honoured
-		if err := enc.Encode(Reply{RuntimeHooks: true}); err != nil {
+		if err := Send(enc, RuntimeHooksRequest{}); err != nil {
 			return err
 		}
-		var c Commit
-		if err := dec.Decode(&c); err != nil || !c.Commit {
+		if _, err := Expect[HooksDone](dec); err != nil {
 			return errors.New("runtime hooks failed")
 		}
 	}
@@ -198,17 +196,8 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 	}
 	phase.Mark("masked-paths")
 	debugf("init: root filesystem ready")
-	if s.Process.Terminal {
-		if cfg.ConsoleFd == 0 {
-			return nil, errors.New("process.terminal: no console socket")
-		}
-		debugf("init: setting up the console")
-		sock := os.NewFile(uintptr(cfg.ConsoleFd), "console-socket")
-		err := setupConsole(sock, s.Process.ConsoleSize, ns.Has(libns.Mount), s.Process.User.UID)
-		sock.Close()
-		if err != nil {
-			return nil, fmt.Errorf("process.terminal: %w", err)
-		}
+	if err := setupTerminal("init", s.Process, cfg.ConsoleFd, ns.Has(libns.Mount)); err != nil {
+		return nil, err
 	}
 	debugf("init: setting %d sysctls, hostname %q", len(s.Linux.Sysctl), s.Hostname)
 	if err := finishDev(); err != nil {
@@ -225,75 +214,16 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 			return nil, err
 		}
 	}
-	if err := setOOMScoreAdj(procfs, s.Process.OOMScoreAdj); err != nil {
-		return nil, err
-	}
-	if err := setAppArmor(procfs, s.Process.ApparmorProfile); err != nil {
-		return nil, err
-	}
-	if err := setSELinuxLabel(procfs, s.Process.SelinuxLabel, cfg.SELinux); err != nil {
-		return nil, err
-	}
-	if err := setPersonality(s.Linux.Personality); err != nil {
-		return nil, err
+	in := finishInput{
+		role: "init", process: s.Process, procfs: procfs, caps: caps, filter: filter,
+		selinux: cfg.SELinux, personality: s.Linux.Personality, preserved: cfg.PreserveFds,
 	}
 	if !cfg.NoNewKeyring {
-		// Without its own session keyring the container would share the
-		// caller's keys.
-		if _, err := unix.KeyctlJoinSessionKeyring("_ses." + cfg.ID); err != nil && !errors.Is(err, unix.ENOSYS) {
-			return nil, fmt.Errorf("join a new session keyring: %w", err)
-		}
+		in.keyring = "_ses." + cfg.ID
 	}
-	if err := checkRlimits(s.Process.Rlimits, caps); err != nil {
-		return nil, err
-	}
-	exe, err := resolveExecutable(s.Process)
+	exe, err := finishProcess(in)
 	if err != nil {
 		return nil, err
-	}
-	debugf("init: process %s resolved to %s, cwd %s", s.Process.Args[0], exe.path, s.Process.Cwd)
-	exe.rlimits = s.Process.Rlimits
-	exe.procfs = procfs
-	exe.preserved = cfg.PreserveFds
-	chdirLater, err := enterCwdPrivileged(s.Process.Cwd)
-	if err != nil {
-		return nil, err
-	}
-	exe.seccomp = filter
-	if filter != nil && !s.Process.NoNewPrivileges {
-		// Without no_new_privs the kernel accepts a filter only from a
-		// process with CAP_SYS_ADMIN: load it before capabilities drop.
-		debugf("init: loading the seccomp filter before the capability drop (no no_new_privs)")
-		if err := loadSeccompEarly(filter); err != nil {
-			return nil, err
-		}
-		exe.seccomp, exe.seccompLoaded = nil, true
-	}
-	phase.Mark("process-attrs")
-	debugf("init: switching to uid %d gid %d and setting capabilities", s.Process.User.UID, s.Process.User.GID)
-	exe.warnings, exe.notes, err = setupCredentials(s.Process, caps)
-	if err != nil {
-		return nil, err
-	}
-	if chdirLater {
-		if err := enterCwd(s.Process.Cwd); err != nil {
-			return nil, err
-		}
-	}
-	if s.Process.NoNewPrivileges {
-		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			return nil, fmt.Errorf("process.noNewPrivileges: %w", err)
-		}
-	}
-	if exe.seccomp != nil && exe.seccomp.notify {
-		// The notify fd must reach the runtime, which is gone once
-		// create returns: load it now, under no_new_privs, as late as
-		// the runtime is still there (runc does the same).
-		debugf("init: loading the seccomp filter with a listener before reporting ready")
-		if err := loadSeccompEarly(exe.seccomp); err != nil {
-			return nil, err
-		}
-		exe.seccomp, exe.seccompLoaded = nil, true
 	}
 	debugf("init: set-up complete, reporting ready")
 	return exe, nil

@@ -1,19 +1,3 @@
-// Package initproc is the child side of a container: `rung init`, started
-// by the runtime inside the container's new namespaces. It builds the root
-// filesystem, sets up the process (hostname, rlimits, user, capabilities,
-// no_new_privs), reports readiness, waits for `rung start` on exec.fifo,
-// and execs the user process, which stays PID 1.
-//
-// The runtime and init talk over one socket (fd SyncFd) in JSON lines:
-// runtime → init: Config; init → runtime: Reply{Ready} or Reply{Error};
-// runtime → init: Commit once the state file is written. With
-// Config.BindSources, init first sends Reply{BindSources} and the runtime
-// answers with one message carrying the bind sources' fds. When the config
-// has prestart or createRuntime hooks, init first sends
-// Reply{RuntimeHooks} before pivot_root and waits for a Commit. A seccomp
-// filter with a listener adds Reply{SeccompFd} (seccomp_notify_linux.go).
-// init exits without running anything if the socket closes before Commit,
-// so a runtime killed mid-create leaves no container process behind.
 package initproc
 
 import (
@@ -66,7 +50,7 @@ type Config struct {
 	SELinux bool `json:"selinux,omitempty"`
 	// Log: LogFd is the log pipe (the runtime logs at debug level).
 	Log bool `json:"log,omitempty"`
-	// BindSources: init asks (Reply{BindSources}) for its bind mounts'
+	// BindSources: init asks (BindSourcesRequest) for its bind mounts'
 	// sources, which the runtime opens in init's mount namespace and sends
 	// in one message, in the order of BindSourcePaths.
 	BindSources bool `json:"bindSources,omitempty"`
@@ -96,29 +80,6 @@ func (cfg *Config) check() error {
 		return errors.New("config carries hooks but no hook state")
 	}
 	return nil
-}
-
-// Reply is init's answer to Config.
-type Reply struct {
-	// RuntimeHooks asks the runtime to run the prestart and createRuntime
-	// hooks now: the namespaces exist and pivot_root has not happened.
-	RuntimeHooks bool `json:"runtimeHooks,omitempty"`
-	BindSources  bool `json:"bindSources,omitempty"` // send the bind sources now
-	// SeccompFd: init loaded a filter with a listener (linux.seccomp.
-	// listenerPath). The runtime answers with a Commit, receives one byte
-	// with the notify fd (SCM_RIGHTS), passes it to the agent, and
-	// answers with a second Commit (see seccomp_notify_linux.go).
-	SeccompFd bool     `json:"seccompFd,omitempty"`
-	Ready     bool     `json:"ready,omitempty"`
-	Error     string   `json:"error,omitempty"`
-	Warnings  []string `json:"warnings,omitempty"`
-	Notes     []string `json:"notes,omitempty"` // debug-level details
-}
-
-// Commit tells init the runtime hooks have run, or, after Ready, that the
-// container is recorded and init may wait for start.
-type Commit struct {
-	Commit bool `json:"commit"`
 }
 
 // ExecConfig is what `rung exec` sends the process it started in the

@@ -12,9 +12,9 @@ import (
 // Seccomp user notification (runtime spec: linux.seccomp.listenerPath).
 // The filter is loaded with SECCOMP_FILTER_FLAG_NEW_LISTENER; the kernel
 // returns the notify fd, which init hands to the runtime over the sync
-// socket (Reply{SeccompFd}, a Commit, then one byte with the fd as
+// socket (SeccompFdOffer, SeccompFdAccept, then one byte with the fd as
 // SCM_RIGHTS). The runtime sends it to the agent at listenerPath with the
-// container process state, and answers with a Commit once it has; only
+// container process state, and answers SeccompFdPassed once it has; only
 // then does init go on towards the exec, so the agent holds the fd before
 // the first notified syscall can wait for it.
 
@@ -69,18 +69,16 @@ func passNotifyFd(fd int) error {
 
 // syncSeccompFd is the init side of the hand-over on the sync socket.
 func syncSeccompFd(enc *json.Encoder, dec *json.Decoder, fd int) error {
-	if err := enc.Encode(Reply{SeccompFd: true}); err != nil {
+	if err := Send(enc, SeccompFdOffer{}); err != nil {
 		return fmt.Errorf("offer the notify fd: %w", err)
 	}
-	var c Commit
-	if err := dec.Decode(&c); err != nil || !c.Commit {
+	if _, err := Expect[SeccompFdAccept](dec); err != nil {
 		return errors.New("the runtime did not take the notify fd")
 	}
 	if err := unix.Sendmsg(SyncFd, []byte{'S'}, unix.UnixRights(fd), nil, 0); err != nil {
 		return fmt.Errorf("send the notify fd: %w", err)
 	}
-	c = Commit{}
-	if err := dec.Decode(&c); err != nil || !c.Commit {
+	if _, err := Expect[SeccompFdPassed](dec); err != nil {
 		return errors.New("the runtime could not pass the notify fd to the agent")
 	}
 	return nil

@@ -5,14 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	goruntime "runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/opencontainers/cgroups"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
@@ -70,386 +69,398 @@ type CreatedContainer struct {
 // exec is left, and records it. On any error it leaves nothing: no
 // process, no state directory.
 func Create(o CreateOptions) (_ *CreatedContainer, err error) {
+	c, err := validate(o)
+	if err != nil {
+		return nil, err
+	}
+	defer c.closeJoins()
+	defer func() { err = c.finish(err) }()
+	if err := c.prepare(); err != nil {
+		return nil, err
+	}
+	if err := c.launch(); err != nil {
+		return nil, err
+	}
+	if err := c.handshake(); err != nil {
+		return nil, err
+	}
+	return c.record()
+}
+
+// creation is one Create under way: what each step found or made, and
+// what finish undoes when a later step fails.
+type creation struct {
+	o         CreateOptions
+	bundle    string
+	s         *specs.Spec
+	plan      spec.Plan
+	selinuxOn bool
+	joins     []libns.Join
+	// isolated: the namespaces that really set the container apart.
+	isolated libns.Set
+	reading  libns.Reading
+	hostProc bool
+
+	// made by prepare
+	dir           string
+	lock          *os.File // held from the state directory's mkdir on
+	spare         []int
+	hostRootTried bool
+	hostRootMnt   uint64
+	cg            cgroups.Manager
+	cgConf        *cgroups.Cgroup
+	cgRef         *CgroupRef
+	cgDir         *os.File // for CLONE_INTO_CGROUP, or nil
+	tty           *ttyProxy
+	console       *os.File
+
+	// made by launch and handshake
+	initLog   *childLog
+	init      *launched
+	hookState *specs.State
+	enc       *json.Encoder
+	dec       *json.Decoder
+	ready     initproc.Ready
+}
+
+// validate loads and checks the bundle, opens the namespaces to join and
+// reads the isolation; it makes nothing.
+func validate(o CreateOptions) (_ *creation, err error) {
 	if err := ValidateID(o.ID); err != nil {
 		return nil, err
 	}
 	if err := checkPreserved(o.PreserveFds); err != nil {
 		return nil, err
 	}
-	bundle, err := filepath.Abs(o.Bundle)
-	if err != nil {
+	c := &creation{o: o}
+	if err := c.loadBundle(); err != nil {
 		return nil, err
-	}
-	if fi, err := os.Stat(bundle); err != nil {
-		return nil, fmt.Errorf("bundle: %w", err)
-	} else if !fi.IsDir() {
-		return nil, fmt.Errorf("bundle %s is not a directory", bundle)
-	}
-	s, err := spec.Load(bundle)
-	if err != nil {
-		return nil, err
-	}
-	phase.Mark("config-loaded")
-	plan, err := spec.Validate(s, bundle)
-	if err != nil {
-		return nil, err
-	}
-	for _, w := range plan.Warnings {
-		logrus.Warn(w)
-	}
-	if os.Geteuid() != 0 {
-		if err := checkRootless(s, plan); err != nil {
-			return nil, err
-		}
 	}
 	var mountLabel string
-	if s.Linux != nil {
-		mountLabel = s.Linux.MountLabel
+	if c.s.Linux != nil {
+		mountLabel = c.s.Linux.MountLabel
 	}
-	selinuxOn, err := selinuxLabels(s.Process, mountLabel)
-	if err != nil {
+	if c.selinuxOn, err = selinuxLabels(c.s.Process, mountLabel); err != nil {
 		return nil, err
 	}
-	joins, err := openJoins(plan)
-	if err != nil {
+	if c.joins, err = openJoins(c.plan); err != nil {
 		return nil, err
 	}
 	defer func() {
-		for _, j := range joins {
-			j.File.Close()
+		if err != nil {
+			c.closeJoins()
 		}
 	}()
 	// A namespace joined from the host does not isolate: the ladder reads
 	// only what really sets the container apart.
-	isolated, err := isolating(plan, joins)
-	if err != nil {
+	if c.isolated, err = isolating(c.plan, c.joins); err != nil {
 		return nil, err
 	}
-	reading := libns.Assess(isolated)
+	c.reading = libns.Assess(c.isolated)
 	if o.MinRung != nil {
-		if err := libns.RequireRung(isolated, *o.MinRung); err != nil {
+		if err := libns.RequireRung(c.isolated, *o.MinRung); err != nil {
 			return nil, err
 		}
 	}
-	procMount := hostProcMount(s, isolated)
-	hostProc := procMount >= 0
-	if hostProc {
-		logrus.Warn(hostProcWarning(s, procMount, o.MinRung))
+	procMount := hostProcMount(c.s, c.isolated)
+	c.hostProc = procMount >= 0
+	if c.hostProc {
+		logrus.Warn(hostProcWarning(c.s, procMount, o.MinRung))
 	}
-
 	if err := checkRoot(o.Root); err != nil {
 		return nil, err
 	}
 	phase.Mark("config-validated")
-	if err := os.MkdirAll(o.Root, 0o700); err != nil {
-		return nil, fmt.Errorf("create state root: %w", err)
-	}
-	dir := stateDir(o.Root, o.ID)
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return nil, fmt.Errorf("container with id exists: %s", o.ID)
-		}
-		return nil, fmt.Errorf("create state directory: %w", err)
-	}
-	lock, err := statefs.Lock(dir, true)
+	return c, nil
+}
+
+// loadBundle reads the bundle's config and plans its namespaces.
+func (c *creation) loadBundle() error {
+	bundle, err := filepath.Abs(c.o.Bundle)
 	if err != nil {
-		os.Remove(dir)
-		return nil, err
+		return err
 	}
-	defer lock.Close()
-	killpoint.Hit(killpoint.CreateDir)
-	// Two fds in reserve: a create that failed for want of fds
-	// (RLIMIT_NOFILE) must still be able to remove what it made.
-	spare := reserveFds(2)
-	defer func() { closeFds(spare) }()
-	pid := 0
-	var cgRef *CgroupRef
-	hostRootTried := false
-	defer func() {
-		if err != nil {
-			closeFds(spare)
-			spare = nil
-			if pid > 0 {
-				// rung is init's parent or subreaper: kill and reap it,
-				// so that it has left the cgroup before that is removed.
-				_ = unix.Kill(pid, unix.SIGKILL)
-				_, _ = unix.Wait4(pid, nil, 0, nil)
-			}
-			if cerr := removeCgroup(cgRef); cerr != nil {
-				// Keep the state directory: it records the cgroup
-				// (cgroup.json), and `delete` retries.
-				err = fmt.Errorf("%w (and removing the cgroup: %v)", err, cerr)
-				return
-			}
-			if hostRootTried {
-				if uerr := hostroot.Detach(dir); uerr != nil {
-					// Keep the record: the state directory stays as a
-					// leftover, and `delete` retries.
-					err = fmt.Errorf("%w (and cleaning up: %v)", err, uerr)
-					return
-				}
-			}
-			// Its fd too may be needed: nothing recorded is left, and
-			// neither delete nor a create can take the directory now.
-			lock.Close()
-			os.RemoveAll(dir)
-		}
-	}()
+	if fi, err := os.Stat(bundle); err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	} else if !fi.IsDir() {
+		return fmt.Errorf("bundle %s is not a directory", bundle)
+	}
+	c.bundle = bundle
+	if c.s, err = spec.Load(bundle); err != nil {
+		return err
+	}
+	phase.Mark("config-loaded")
+	if c.plan, err = spec.Validate(c.s, bundle); err != nil {
+		return err
+	}
+	for _, w := range c.plan.Warnings {
+		logrus.Warn(w)
+	}
+	if os.Geteuid() != 0 {
+		return checkRootless(c.s, c.plan)
+	}
+	return nil
+}
+
+func (c *creation) closeJoins() {
+	for _, j := range c.joins {
+		j.File.Close()
+	}
+}
+
+// prepare makes what init needs before it can be cloned: the locked state
+// directory, the rootfs copy (no mount namespace), the cgroup and the
+// console.
+func (c *creation) prepare() error {
+	if err := c.makeStateDir(); err != nil {
+		return err
+	}
 	// Decided by identity, not by the config: a mount namespace joined by
 	// a path that names the runtime's own is no namespace of the
 	// container's, and init must not make the host's "/" a slave and
 	// pivot_root in it.
-	var hostRootMnt uint64
-	if !isolated.Has(libns.Mount) {
-		hostRootTried = true
-		if hostRootMnt, err = hostroot.Attach(dir, spec.RootfsPath(s, bundle)); err != nil {
-			return nil, err
+	if !c.isolated.Has(libns.Mount) {
+		c.hostRootTried = true
+		var err error
+		if c.hostRootMnt, err = hostroot.Attach(c.dir, spec.RootfsPath(c.s, c.bundle)); err != nil {
+			return err
 		}
 		killpoint.Hit(killpoint.CreateHostRoot)
 	}
+	if err := c.openCgroup(); err != nil {
+		return err
+	}
+	if c.s.Process.Terminal && c.o.ConsoleSocket == "" && c.o.RelayTerminal {
+		var err error
+		if c.tty, err = newTTYProxy(); err != nil {
+			return err
+		}
+	}
+	var err error
+	if c.console, err = consoleFor(c.s.Process, c.o.ConsoleSocket, c.tty); err != nil {
+		return err
+	}
+	if c.cgDir, err = precreateCgroup(c.cg, c.cgConf); err != nil {
+		return err
+	}
+	phase.Mark("cgroup-prepared")
+	return nil
+}
 
+// makeStateDir makes and locks the container's state directory; from here
+// on finish removes it on error.
+func (c *creation) makeStateDir() error {
+	if err := os.MkdirAll(c.o.Root, 0o700); err != nil {
+		return fmt.Errorf("create state root: %w", err)
+	}
+	dir := stateDir(c.o.Root, c.o.ID)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("container with id exists: %s", c.o.ID)
+		}
+		return fmt.Errorf("create state directory: %w", err)
+	}
+	lock, err := statefs.Lock(dir, true)
+	if err != nil {
+		os.Remove(dir)
+		return err
+	}
+	c.dir, c.lock = dir, lock
+	killpoint.Hit(killpoint.CreateDir)
+	// Two fds in reserve: a create that failed for want of fds
+	// (RLIMIT_NOFILE) must still be able to remove what it made.
+	c.spare = reserveFds(2)
+	return nil
+}
+
+// openCgroup records the container's cgroup (cgroup.json) before making it.
+func (c *creation) openCgroup() error {
 	var unit *SystemdUnit
-	if o.SystemdCgroup {
-		if unit, err = ParseSystemdCgroupsPath(s.Linux.CgroupsPath, o.ID); err != nil {
-			return nil, err
+	var err error
+	if c.o.SystemdCgroup {
+		if unit, err = ParseSystemdCgroupsPath(c.s.Linux.CgroupsPath, c.o.ID); err != nil {
+			return err
 		}
 		// A rootless caller's unit goes to its own systemd instance (the
 		// user bus), whose default slice is user.slice, as runc's is.
-		if o.Rootless && strings.HasPrefix(s.Linux.CgroupsPath+":", ":") {
+		if c.o.Rootless && strings.HasPrefix(c.s.Linux.CgroupsPath+":", ":") {
 			unit.Slice = "user.slice"
 		}
 	}
-	cgConf, cgWarnings, err := cgroupConfig(s, o.ID, unit)
+	cgConf, cgWarnings, err := cgroupConfig(c.s, c.o.ID, unit)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	cgConf.Rootless = o.Rootless
+	cgConf.Rootless = c.o.Rootless
 	for _, w := range cgWarnings {
 		logrus.Warn(w)
 	}
-	cg, ref, err := openCgroup(dir, cgConf, unit)
-	if err != nil {
-		return nil, err
+	c.cgConf = cgConf
+	if c.cg, c.cgRef, err = openCgroup(c.dir, cgConf, unit); err != nil {
+		return err
 	}
-	cgRef = ref
 	killpoint.Hit(killpoint.CreateCgroupRecorded)
-	var tty *ttyProxy
-	if s.Process.Terminal && o.ConsoleSocket == "" && o.RelayTerminal {
-		if tty, err = newTTYProxy(); err != nil {
-			return nil, err
+	return nil
+}
+
+// finish closes what Create held, and on error undoes what it made:
+// init killed and reaped, the cgroup removed, the rootfs copy detached,
+// the state directory removed.
+func (c *creation) finish(err error) error {
+	if c.init != nil {
+		c.init.sync.Close()
+	}
+	for _, f := range []*os.File{c.cgDir, c.console} {
+		if f != nil {
+			f.Close()
 		}
-		defer func() {
-			if err != nil {
-				tty.Close()
-			}
-		}()
 	}
-	consoleFile, err := consoleFor(s.Process, o.ConsoleSocket, tty)
-	if err != nil {
-		return nil, err
+	if err != nil && c.tty != nil {
+		c.tty.Close()
 	}
-	if consoleFile != nil {
-		defer consoleFile.Close()
+	if err != nil && c.lock != nil {
+		err = c.undo(err)
 	}
-	cgDir, err := precreateCgroup(cg, cgConf)
-	if err != nil {
-		return nil, err
+	closeFds(c.spare)
+	if c.lock != nil {
+		c.lock.Close()
 	}
-	if cgDir != nil {
-		defer cgDir.Close()
+	return err
+}
+
+func (c *creation) undo(err error) error {
+	closeFds(c.spare)
+	c.spare = nil
+	if c.init != nil {
+		// rung is init's parent or subreaper: kill and reap it, so that
+		// it has left the cgroup before that is removed.
+		_ = unix.Kill(c.init.pid, unix.SIGKILL)
+		_, _ = unix.Wait4(c.init.pid, nil, 0, nil)
 	}
-	phase.Mark("cgroup-prepared")
-	preserved := preservedFiles(o.PreserveFds)
-	initLog, err := newChildLog()
-	if err != nil {
-		return nil, err
+	if cerr := removeCgroup(c.cgRef); cerr != nil {
+		// Keep the state directory: it records the cgroup (cgroup.json),
+		// and `delete` retries.
+		return fmt.Errorf("%w (and removing the cgroup: %v)", err, cerr)
 	}
-	pid, sync, consoleFd, childPreserved, err := startInit(s, plan, joins, consoleFile, preserved, initLog.w, bundle, dir, cgDir)
-	initLog.started()
-	if err != nil {
-		return nil, err
+	if c.hostRootTried {
+		if uerr := hostroot.Detach(c.dir); uerr != nil {
+			// Keep the record: the state directory stays as a leftover,
+			// and `delete` retries.
+			return fmt.Errorf("%w (and cleaning up: %v)", err, uerr)
+		}
 	}
-	defer sync.Close()
+	// Its fd too may be needed: nothing recorded is left, and neither
+	// delete nor a create can take the directory now.
+	c.lock.Close()
+	os.RemoveAll(c.dir)
+	return err
+}
+
+// launch starts init, waiting for its config, and moves it into its
+// cgroup before it can fork.
+func (c *creation) launch() error {
+	var err error
+	if c.initLog, err = newChildLog(); err != nil {
+		return err
+	}
+	if c.init, err = c.startInit(); err != nil {
+		return err
+	}
 	killpoint.Hit(killpoint.CreateInit)
-	// init waits for its config: put it in its cgroup before it can fork.
 	var kernelTCP *int64
-	if r := s.Linux.Resources; r != nil && r.Memory != nil {
+	if r := c.s.Linux.Resources; r != nil && r.Memory != nil {
 		kernelTCP = r.Memory.KernelTCP
 	}
-	joinPid := pid
-	if cgDir != nil {
+	joinPid := c.init.pid
+	if c.cgDir != nil {
 		joinPid = -1 // cloned into it
 	}
-	if err := applyCgroup(cg, cgConf, joinPid, kernelTCP); err != nil {
-		return nil, err
+	if err := applyCgroup(c.cg, c.cgConf, joinPid, kernelTCP); err != nil {
+		return err
 	}
 	// Rootless: the hierarchies the caller could not use are gone from
 	// the manager; the record names only the cgroups init is really in.
-	cgRef.Paths = cg.GetPaths()
-	if o.Rootless {
+	c.cgRef.Paths = c.cg.GetPaths()
+	if c.o.Rootless {
 		// The named hierarchies (name=systemd, the hybrid cgroup2) are
 		// joined best effort by the library, even when mkdir failed.
-		for k, p := range cgRef.Paths {
+		for k, p := range c.cgRef.Paths {
 			if _, err := os.Stat(p); err != nil {
-				delete(cgRef.Paths, k)
+				delete(c.cgRef.Paths, k)
 			}
 		}
 	}
 	phase.Mark("cgroup-applied")
 	killpoint.Hit(killpoint.Cgroup)
-	// Hooks during create see "created", as runc and crun pass it and the
-	// runtime-tools hook tests expect.
-	hookState := &specs.State{Version: ociVersion, ID: o.ID, Status: specs.StateCreated, Pid: pid, Bundle: bundle, Annotations: s.Annotations}
-	if err := sendConfig(sync, s, plan, isolated, o, bundle, hookState, consoleFd, childPreserved, hostRootMnt, selinuxOn, initLog.w != nil); err != nil {
-		return nil, err
-	}
-	phase.Mark("config-sent")
-	killpoint.Hit(killpoint.CreateConfig)
-	dec, enc := json.NewDecoder(sync), json.NewEncoder(sync)
-	var reply initproc.Reply
-	for {
-		reply = initproc.Reply{}
-		if err := dec.Decode(&reply); err != nil {
-			initLog.wait() // init is gone
-			return nil, fmt.Errorf("unable to start container process: init exited before it was ready")
-		}
-		if reply.Error != "" {
-			initLog.wait() // init exits after its error
-			return nil, fmt.Errorf("unable to start container process: %s", reply.Error)
-		}
-		if reply.BindSources {
-			if err := sendBindSources(sync, pid, s, bundle); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if reply.SeccompFd {
-			st := *hookState
-			st.Status = specs.StateCreating
-			if err := relaySeccompFd(sync, enc, s.Linux.Seccomp, pid, st); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if !reply.RuntimeHooks {
-			break
-		}
-		if err := runRuntimeHooks(s.Hooks, hookState); err != nil {
-			return nil, err
-		}
-		if err := enc.Encode(initproc.Commit{Commit: true}); err != nil {
-			return nil, fmt.Errorf("resume init: %w", err)
-		}
-	}
-	phase.Mark("init-ready")
-	killpoint.Hit(killpoint.CreateReady)
-	for _, w := range reply.Warnings {
-		logrus.Warn(w)
-	}
-	for _, n := range reply.Notes {
-		logrus.Debug(n)
-	}
-	// Proof, not promise: each namespace the plan created must differ from
-	// the runtime's own before the container is recorded.
-	if err := libns.VerifyNew(pid, plan.Create); err != nil {
-		return nil, err
-	}
-	if err := libns.VerifyJoined(pid, joins); err != nil {
-		return nil, err
-	}
-	phase.Mark("namespaces-verified")
-	st, err := readProcStat(pid)
-	if err != nil {
-		return nil, fmt.Errorf("read init process: %w", err)
-	}
-	rec := &Record{
-		ID:          o.ID,
-		Pid:         pid,
-		StartTime:   st.startTime,
-		Bundle:      bundle,
-		Rootfs:      spec.RootfsPath(s, bundle),
-		Created:     time.Now().UTC(),
-		Annotations: s.Annotations,
-		Isolation: Isolation{
-			Rung:       reading.Rung.String(),
-			Namespaces: isolated.Names(),
-			Extras:     reading.Extras.Names(),
-			Joined:     plan.Joined().Names(),
-			Verified:   true,
-			HostProc:   hostProc,
-		},
-		PidNS:  plan.Create.Has(libns.PID),
-		Cgroup: cgRef,
-		Config: s,
-	}
-	if err := writeRecord(dir, rec); err != nil {
-		return nil, err
-	}
-	phase.Mark("state-written")
-	killpoint.Hit(killpoint.CreateRecord)
-	if o.PidFile != "" {
-		if err := statefs.WriteFileAtomic(o.PidFile, []byte(strconv.Itoa(pid)), 0o644); err != nil {
-			return nil, fmt.Errorf("write pid file: %w", err)
-		}
-	}
-	if o.PidfdSocket != "" {
-		if err := sendPidfd(o.PidfdSocket, pid); err != nil {
-			return nil, err
-		}
-	}
-	if err := enc.Encode(initproc.Commit{Commit: true}); err != nil {
-		return nil, fmt.Errorf("release init: %w", err)
-	}
-	phase.Mark("init-released")
-	killpoint.Hit(killpoint.CreateDone)
-	// init closes its log before it waits for start.
-	initLog.wait()
-	return &CreatedContainer{Container: &Container{root: o.Root, dir: dir, Rec: rec}, tty: tty}, nil
+	return nil
 }
 
-// startInit re-execs rung as `rung init` inside the planned namespaces
-// and sends it its config. It returns the runtime's end of the sync socket.
 // startInit re-execs rung as `rung init` inside the planned namespaces.
 // New namespaces are created by clone flags (Path A); when the plan joins
 // namespaces, the nsenter constructor enters them before the Go runtime
 // starts (Path B), and creates the new ones itself after a joined user
-// namespace, or a pid namespace that needs a fork. It returns init's pid
-// and the runtime's end of the sync socket; init then waits for its config.
-func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.File, preserved []*os.File, logW *os.File, bundle, dir string, cgroupDir *os.File) (pid int, sync *os.File, consoleFd int, childPreserved []int, err error) {
+// namespace, or a pid namespace that needs a fork. init then waits for
+// its config.
+func (c *creation) startInit() (*launched, error) {
+	fifo, err := openExecFifo(c.dir)
+	if err != nil {
+		return nil, err
+	}
+	defer fifo.Close()
+	// mapTool: a rootless caller's subordinate ids, mapped after the clone
+	// by newuidmap/newgidmap (writeMappings).
+	mapTool := c.plan.Create.Has(libns.User) && os.Geteuid() != 0 && !ownIDsOnly(c.s)
+	attr, unshare, err := cloneAttrs(c.s, c.plan, c.joins, c.cgDir, mapTool)
+	if err != nil {
+		return nil, err
+	}
+	var env []string
+	if mapTool {
+		env = append(env, initproc.MapWaitEnv+"=1")
+	}
+	if len(c.joins) == 0 {
+		// init opens the profile by path: only where that resolves in
+		// the host's tree, never inside a joined mount namespace.
+		env = append(env, phase.ChildEnv()...)
+	}
+	o := launchOptions{
+		name: "container init", verb: "init", dir: c.bundle, env: env,
+		fifo: fifo, log: c.initLog, console: c.console,
+		preserved: preservedFiles(c.o.PreserveFds),
+		joins:     c.joins, unshare: unshare, timeOffsets: c.s.Linux.TimeOffsets,
+		attr: attr,
+		// init is the constructor's child: as subreaper rung becomes its
+		// parent, so a foreground run can wait for it.
+		subreaper: libns.NeedsFork(c.joins, unshare),
+		phase:     "init",
+	}
+	if mapTool {
+		o.mapIDs = c.s
+	}
+	return launch(o)
+}
+
+// openExecFifo makes <state>/exec.fifo and opens the O_PATH handle init
+// gets as initproc.FifoFd.
+func openExecFifo(dir string) (*os.File, error) {
 	fifo := filepath.Join(dir, fifoName)
 	// 0622: init writes to it after switching to the container's user.
 	if err := unix.Mkfifo(fifo, 0o622); err != nil {
-		return 0, nil, 0, nil, fmt.Errorf("create exec fifo: %w", err)
+		return nil, fmt.Errorf("create exec fifo: %w", err)
 	}
 	if err := os.Chmod(fifo, 0o622); err != nil {
-		return 0, nil, 0, nil, err
+		return nil, err
 	}
-	fifoFd, err := os.OpenFile(fifo, unix.O_PATH|unix.O_CLOEXEC, 0)
+	f, err := os.OpenFile(fifo, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return 0, nil, 0, nil, fmt.Errorf("open exec fifo: %w", err)
+		return nil, fmt.Errorf("open exec fifo: %w", err)
 	}
-	defer fifoFd.Close()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return 0, nil, 0, nil, fmt.Errorf("create sync socket: %w", err)
-	}
-	parent := os.NewFile(uintptr(fds[0]), "sync-parent")
-	child := os.NewFile(uintptr(fds[1]), "sync-child")
-	defer child.Close()
-	pidR, pidW, err := os.Pipe()
-	if err != nil {
-		parent.Close()
-		return 0, nil, 0, nil, err
-	}
-	defer pidR.Close()
-	defer pidW.Close()
-	exe, err := sealedExe(len(preserved))
-	if err != nil {
-		parent.Close()
-		return 0, nil, 0, nil, err
-	}
-	defer exe.Close()
+	return f, nil
+}
 
+// cloneAttrs splits the new namespaces between clone flags and the
+// constructor, and sets the id maps that clone writes.
+func cloneAttrs(s *specs.Spec, plan spec.Plan, joins []libns.Join, cgroupDir *os.File, mapTool bool) (*syscall.SysProcAttr, libns.Set, error) {
 	// The cgroup namespace is left out: init unshares it once the runtime
 	// has moved it into the container's cgroup, so that cgroup, not the
 	// caller's, is the namespace's root.
@@ -481,13 +492,9 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 	default:
 		unshare = newNS
 	}
-	mapTool := plan.Create.Has(libns.User) && os.Geteuid() != 0 && !ownIDsOnly(s)
 	if mapTool && inConstructor {
-		parent.Close()
-		return 0, nil, 0, nil, errors.New("rootless: a new user namespace with subordinate id mappings beside joined namespaces or a new time namespace is not supported")
+		return nil, 0, errors.New("rootless: a new user namespace with subordinate id mappings beside joined namespaces or a new time namespace is not supported")
 	}
-	// With mapTool the namespace is mapped after the clone, by
-	// newuidmap/newgidmap (writeMappings).
 	if plan.Create.Has(libns.User) && !mapTool {
 		attr.UidMappings = idMaps(s.Linux.UIDMappings)
 		attr.GidMappings = idMaps(s.Linux.GIDMappings)
@@ -505,114 +512,164 @@ func startInit(s *specs.Spec, plan spec.Plan, joins []libns.Join, console *os.Fi
 			attr.Credential.NoSetGroups = true
 		}
 	}
-	extra := []*os.File{child, fifoFd} // fds 3 and 4
-	if logW != nil {
-		extra = append(extra, logW) // initproc.LogFd
+	return attr, unshare, nil
+}
+
+// handshake sends init its config and serves its requests until it is
+// ready.
+func (c *creation) handshake() error {
+	// Hooks during create see "created", as runc and crun pass it and the
+	// runtime-tools hook tests expect.
+	c.hookState = &specs.State{Version: ociVersion, ID: c.o.ID, Status: specs.StateCreated, Pid: c.init.pid, Bundle: c.bundle, Annotations: c.s.Annotations}
+	if err := sendConfig(c.init.sync, c.configFor()); err != nil {
+		return err
 	}
-	env := []string{
-		// Go 1.25+ would otherwise open the host's cgroup cpu files at
-		// start-up and keep them open in init, inside the container.
-		"GODEBUG=containermaxprocs=0,updatemaxprocs=0",
-	}
-	if mapTool {
-		env = append(env, initproc.MapWaitEnv+"=1")
-	}
-	if len(joins) == 0 {
-		// init opens the profile by path: only where that resolves in
-		// the host's tree, never inside a joined mount namespace.
-		env = append(env, phase.ChildEnv()...)
-	}
-	if console != nil {
-		extra = append(extra, console)
-		consoleFd = 3 + len(extra) - 1
-	}
-	for _, f := range preserved {
-		extra = append(extra, f)
-		childPreserved = append(childPreserved, 3+len(extra)-1)
-	}
-	forks := libns.NeedsFork(joins, unshare)
-	pidFd := -1
-	if forks {
-		extra = append(extra, pidW) // where the constructor reports init's pid
-		pidFd = 3 + len(extra) - 1
-	}
-	if len(joins) > 0 || !unshare.IsEmpty() {
-		childFds := make([]int, len(joins))
-		for i, j := range joins {
-			extra = append(extra, j.File)
-			childFds[i] = 3 + len(extra) - 1
-		}
-		e, err := libns.EnterEnv(joins, childFds, pidFd, unshare)
-		if err != nil {
-			parent.Close()
-			return 0, nil, 0, nil, err
-		}
-		if unshare.Has(libns.Time) {
-			offsets, err := libns.TimeOffsets(s.Linux.TimeOffsets)
-			if err != nil {
-				parent.Close()
-				return 0, nil, 0, nil, err
-			}
-			env = append(env, libns.TimeOffsetsEnv+"="+offsets)
-		}
-		env = append(env, e)
-	}
-	if forks {
-		// init is the constructor's child: as subreaper rung becomes its
-		// parent, so a foreground run can wait for it.
-		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-			parent.Close()
-			return 0, nil, 0, nil, fmt.Errorf("become subreaper: %w", err)
-		}
-	}
-	cmd := &exec.Cmd{
-		Path:        fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
-		Args:        []string{"rung", "init"},
-		Env:         env,
-		Dir:         bundle,
-		Stdin:       os.Stdin,
-		Stdout:      os.Stdout,
-		Stderr:      os.Stderr,
-		ExtraFiles:  extra,
-		SysProcAttr: attr,
-	}
-	// The clone happens on this thread; keep it from being reused mid-way.
-	goruntime.LockOSThread()
-	phase.Mark("init-spawn")
-	err = cmd.Start()
-	phase.Mark("init-execd")
-	goruntime.UnlockOSThread()
-	pidW.Close()
+	phase.Mark("config-sent")
+	killpoint.Hit(killpoint.CreateConfig)
+	c.dec, c.enc = json.NewDecoder(c.init.sync), json.NewEncoder(c.init.sync)
+	ready, err := c.awaitReady()
 	if err != nil {
-		parent.Close()
-		return 0, nil, 0, nil, fmt.Errorf("start container init: %w", err)
+		return err
 	}
-	if mapTool {
-		if err := writeMappings(cmd.Process.Pid, s); err != nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			parent.Close()
-			return 0, nil, 0, nil, err
+	c.ready = ready
+	phase.Mark("init-ready")
+	killpoint.Hit(killpoint.CreateReady)
+	for _, w := range ready.Warnings {
+		logrus.Warn(w)
+	}
+	for _, n := range ready.Notes {
+		logrus.Debug(n)
+	}
+	return nil
+}
+
+// awaitReady answers init's requests until it reports Ready or Failed.
+func (c *creation) awaitReady() (initproc.Ready, error) {
+	for {
+		m, err := initproc.Receive(c.dec)
+		var pe *initproc.ProtocolError
+		if errors.As(err, &pe) {
+			return initproc.Ready{}, fmt.Errorf("unable to start container process: %w", err)
+		} else if err != nil {
+			c.initLog.wait() // init is gone
+			return initproc.Ready{}, errors.New("unable to start container process: init exited before it was ready")
 		}
-		if _, err := parent.Write([]byte{'\n'}); err != nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			parent.Close()
-			return 0, nil, 0, nil, fmt.Errorf("resume init after the mappings: %w", err)
+		switch m := m.(type) {
+		case initproc.Ready:
+			return m, nil
+		case initproc.Failed:
+			c.initLog.wait() // init exits after its error
+			return initproc.Ready{}, fmt.Errorf("unable to start container process: %s", m.Error)
+		case initproc.BindSourcesRequest:
+			err = sendBindSources(c.init.sync, c.init.pid, c.s, c.bundle)
+		case initproc.SeccompFdOffer:
+			st := *c.hookState
+			st.Status = specs.StateCreating
+			err = relaySeccompFd(c.init.sync, c.enc, c.s.Linux.Seccomp, c.init.pid, st)
+		case initproc.RuntimeHooksRequest:
+			if err = runRuntimeHooks(c.s.Hooks, c.hookState); err == nil {
+				if serr := initproc.Send(c.enc, initproc.HooksDone{}); serr != nil {
+					err = fmt.Errorf("resume init: %w", serr)
+				}
+			}
+		default:
+			err = fmt.Errorf("unable to start container process: %w", initproc.Unexpected(m))
+		}
+		if err != nil {
+			return initproc.Ready{}, err
 		}
 	}
-	if !forks {
-		return cmd.Process.Pid, parent, consoleFd, childPreserved, nil
+}
+
+// record checks the namespaces, writes the state and releases init to
+// wait for start.
+func (c *creation) record() (*CreatedContainer, error) {
+	pid := c.init.pid
+	// Proof, not promise: each namespace the plan created must differ from
+	// the runtime's own before the container is recorded.
+	if err := libns.VerifyNew(pid, c.plan.Create); err != nil {
+		return nil, err
 	}
-	if err := cmd.Wait(); err != nil {
-		parent.Close()
-		return 0, nil, 0, nil, fmt.Errorf("start container init: joining namespaces failed: %w", err)
+	if err := libns.VerifyJoined(pid, c.joins); err != nil {
+		return nil, err
 	}
-	if _, err := fmt.Fscan(pidR, &pid); err != nil || pid <= 0 {
-		parent.Close()
-		return 0, nil, 0, nil, errors.New("start container init: no pid reported after joining namespaces")
+	phase.Mark("namespaces-verified")
+	rec, err := c.newRecord()
+	if err != nil {
+		return nil, err
 	}
-	return pid, parent, consoleFd, childPreserved, nil
+	if err := writeRecord(c.dir, rec); err != nil {
+		return nil, err
+	}
+	phase.Mark("state-written")
+	killpoint.Hit(killpoint.CreateRecord)
+	if c.o.PidFile != "" {
+		if err := statefs.WriteFileAtomic(c.o.PidFile, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+			return nil, fmt.Errorf("write pid file: %w", err)
+		}
+	}
+	if c.o.PidfdSocket != "" {
+		if err := sendPidfd(c.o.PidfdSocket, pid); err != nil {
+			return nil, err
+		}
+	}
+	// Marked before the send: init marks "released" once it has read it,
+	// and the profile's order must be causal (TestProfileMarks).
+	phase.Mark("init-released")
+	if err := initproc.Send(c.enc, initproc.Release{}); err != nil {
+		return nil, fmt.Errorf("release init: %w", err)
+	}
+	killpoint.Hit(killpoint.CreateDone)
+	// init closes its log before it waits for start.
+	c.initLog.wait()
+	return &CreatedContainer{Container: &Container{root: c.o.Root, dir: c.dir, Rec: rec}, tty: c.tty}, nil
+}
+
+func (c *creation) newRecord() (*Record, error) {
+	st, err := readProcStat(c.init.pid)
+	if err != nil {
+		return nil, fmt.Errorf("read init process: %w", err)
+	}
+	return &Record{
+		ID:          c.o.ID,
+		Pid:         c.init.pid,
+		StartTime:   st.startTime,
+		Bundle:      c.bundle,
+		Rootfs:      spec.RootfsPath(c.s, c.bundle),
+		Created:     time.Now().UTC(),
+		Annotations: c.s.Annotations,
+		Isolation: Isolation{
+			Rung:       c.reading.Rung.String(),
+			Namespaces: c.isolated.Names(),
+			Extras:     c.reading.Extras.Names(),
+			Joined:     c.plan.Joined().Names(),
+			Verified:   true,
+			HostProc:   c.hostProc,
+		},
+		PidNS:  c.plan.Create.Has(libns.PID),
+		Cgroup: c.cgRef,
+		Config: c.s,
+	}, nil
+}
+
+// configFor is init's Config.
+func (c *creation) configFor() *initproc.Config {
+	return &initproc.Config{
+		ConsoleFd:   c.init.consoleFd,
+		PreserveFds: c.init.preserved,
+		HookState:   c.hookState,
+		ID:          c.o.ID, Spec: c.s, Bundle: c.bundle, Rootfs: spec.RootfsPath(c.s, c.bundle),
+		NoPivot: c.o.NoPivot, NoNewKeyring: c.o.NoNewKeyring, Namespaces: c.plan.Create.Names(),
+		// Only the joined namespaces that set the container apart: one
+		// that is the runtime's own is the host's to init.
+		Joined:        c.isolated.Minus(c.plan.Create).Names(),
+		HostRootMount: c.hostRootMnt,
+		SELinux:       c.selinuxOn,
+		Log:           c.initLog.w != nil,
+		// With a user namespace, init's root may not reach a source that
+		// host root can: the runtime opens them for it.
+		BindSources: c.plan.Create.Has(libns.User) && hasBindMount(c.s, c.bundle),
+	}
 }
 
 func reserveFds(n int) []int {
@@ -710,24 +767,9 @@ func isolating(plan spec.Plan, joins []libns.Join) (libns.Set, error) {
 	return set, nil
 }
 
-func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, isolated libns.Set, o CreateOptions, bundle string, hookState *specs.State, consoleFd int, preserved []int, hostRootMnt uint64, selinuxOn, log bool) error {
-	cfg := initproc.Config{
-		ConsoleFd:   consoleFd,
-		PreserveFds: preserved,
-		HookState:   hookState,
-		ID:          o.ID, Spec: s, Bundle: bundle, Rootfs: spec.RootfsPath(s, bundle),
-		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, Namespaces: plan.Create.Names(),
-		// Only the joined namespaces that set the container apart: one
-		// that is the runtime's own is the host's to init.
-		Joined:        isolated.Minus(plan.Create).Names(),
-		HostRootMount: hostRootMnt,
-		SELinux:       selinuxOn,
-		Log:           log,
-		// With a user namespace, init's root may not reach a source that
-		// host root can: the runtime opens them for it.
-		BindSources: plan.Create.Has(libns.User) && hasBindMount(s, bundle),
-	}
-	if err := json.NewEncoder(sync).Encode(&cfg); err != nil {
+// sendConfig sends init its config, the first message on the socket.
+func sendConfig(sync *os.File, cfg *initproc.Config) error {
+	if err := json.NewEncoder(sync).Encode(cfg); err != nil {
 		return fmt.Errorf("send config to init: %w", err)
 	}
 	return nil

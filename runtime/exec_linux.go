@@ -1,16 +1,13 @@
 package runtime
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/opencontainers/cgroups"
@@ -45,268 +42,280 @@ type ExecOptions struct {
 // process' own user, capabilities, rlimits, no_new_privs and the
 // container's seccomp profile. In the foreground it returns the process'
 // exit status (128+N after signal N).
-func (c *Container) Exec(o ExecOptions) (int, error) {
-	switch c.Status() {
-	case Stopped:
-		return -1, errNotRunning
-	case Paused:
-		// Its cgroup is frozen: the new process would freeze on joining it.
-		if !o.IgnorePaused {
-			return -1, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
-		}
-	}
-	cgroupPaths, err := execCgroupPaths(c.Rec.Cgroup.dirs(), o.SubCgroups)
+func (c *Container) Exec(o ExecOptions) (_ int, err error) {
+	x, err := c.prepareExec(o)
 	if err != nil {
 		return -1, err
 	}
-	if err := checkPreserved(o.PreserveFds); err != nil {
+	defer func() { x.finish(err) }()
+	if err := x.launch(); err != nil {
 		return -1, err
 	}
-	selinuxOn, err := selinuxLabels(o.Process, "")
-	if err != nil {
+	if err := x.handshake(); err != nil {
 		return -1, err
 	}
-	joins, err := c.namespacesToJoin()
-	if err != nil {
-		return -1, err
-	}
-	defer func() {
-		for _, j := range joins {
-			j.File.Close()
-		}
-	}()
-	// The process forks inside the nsenter constructor when it joins a pid
-	// namespace; as subreaper rung becomes the parent of what it forked.
-	// Detached with --pidfd-socket too: a process that exits at once then
-	// stays rung's zombie, its pid not reused, until its pidfd is open.
-	if !o.Detach || o.PidfdSocket != "" {
-		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-			return -1, fmt.Errorf("become subreaper: %w", err)
-		}
-	}
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return -1, err
-	}
-	parent, child := os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync-child")
-	defer parent.Close()
-	pidR, pidW, err := os.Pipe()
-	if err != nil {
-		child.Close()
-		return -1, err
-	}
-	defer pidR.Close()
-	exe, err := sealedExe(o.PreserveFds)
-	if err != nil {
-		child.Close()
-		pidW.Close()
-		return -1, err
-	}
-	defer exe.Close()
-
-	var tty *ttyProxy
-	if o.Process.Terminal && o.ConsoleSocket == "" && !o.Detach {
-		if tty, err = newTTYProxy(); err != nil {
-			return -1, err
-		}
-		defer tty.Close()
-	}
-	consoleFile, err := consoleFor(o.Process, o.ConsoleSocket, tty)
-	if err != nil {
-		return -1, err
-	}
-	extra := []*os.File{child, pidW} // fds 3 and 4
-	execLog, err := newChildLog()
-	if err != nil {
-		return -1, err
-	}
-	if execLog.w != nil {
-		extra = append(extra, execLog.w) // initproc.LogFd
-	}
-	consoleFd := 0
-	if consoleFile != nil {
-		defer consoleFile.Close()
-		extra = append(extra, consoleFile)
-		consoleFd = 3 + len(extra) - 1
-	}
-	var childPreserved []int
-	for _, f := range preservedFiles(o.PreserveFds) {
-		extra = append(extra, f)
-		childPreserved = append(childPreserved, 3+len(extra)-1)
-	}
-	// Without a mount namespace of its own, init chroot'ed into the copy
-	// of its rootfs the runtime stacked on it: the exec'd process must
-	// too, or it would run on the host's root. Decided from the state
-	// record, not from init's mount namespace now: init with
-	// CAP_SYS_ADMIN may have unshared one of its own, a copy of the
-	// host's mounts, and joining that would land on the host's /.
-	rootFd := 0
-	hasCopy, err := hostroot.Has(c.dir)
-	if err != nil {
-		return -1, fmt.Errorf("exec: %w", err)
-	}
-	if !hasCopy {
-		shared, err := libns.SharesOurs(c.Rec.Pid, libns.Mount)
-		if err != nil {
-			return -1, err
-		}
-		if shared {
-			return -1, errors.New("exec: the container shares the runtime's mount namespace and no copy of its rootfs is recorded: its root cannot be proven")
-		}
-	}
-	if hasCopy {
-		root, err := c.openHostRoot()
-		if err != nil {
-			return -1, err
-		}
-		defer root.Close()
-		if !alive(c.Rec.Pid, c.Rec.StartTime) {
-			return -1, errNotRunning
-		}
-		extra = append(extra, root)
-		rootFd = 3 + len(extra) - 1
-	}
-	childFds := make([]int, len(joins))
-	for i, j := range joins {
-		extra = append(extra, j.File)
-		childFds[i] = 3 + len(extra) - 1
-	}
-	env, err := libns.EnterEnv(joins, childFds, 4, 0)
-	if err != nil {
-		return -1, err
-	}
-	cmd := &exec.Cmd{
-		Path:       fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
-		Args:       []string{"rung", "nsexec"},
-		Env:        []string{env, "GODEBUG=containermaxprocs=0,updatemaxprocs=0"},
-		Stdin:      os.Stdin,
-		Stdout:     os.Stdout,
-		Stderr:     os.Stderr,
-		ExtraFiles: extra,
-	}
-	// The pidfd comes from the clone itself (CLONE_PIDFD): it is the
-	// process' before it can exit and be reaped.
-	clonePidfd := -1
-	if o.PidfdSocket != "" {
-		cmd.SysProcAttr = &syscall.SysProcAttr{PidFD: &clonePidfd}
-	}
-	err = cmd.Start()
-	child.Close()
-	pidW.Close()
-	execLog.started()
-	if err != nil {
-		return -1, fmt.Errorf("start exec process: %w", err)
-	}
-	pidfd := clonePidfd
-	defer func() {
-		if pidfd >= 0 {
-			unix.Close(pidfd)
-		}
-	}()
-	killpoint.Hit(killpoint.ExecSpawned)
-	pid := cmd.Process.Pid
-	forked := libns.NeedsFork(joins, 0)
-	if forked {
-		if err := cmd.Wait(); err != nil {
-			return -1, fmt.Errorf("join the container's namespaces: %w", err)
-		}
-	}
-	// Without a fork the line only says the constructor has joined: the
-	// namespaces are verified after it, not while it may still be joining.
-	line, rerr := bufio.NewReader(pidR).ReadString('\n')
-	reported, err := strconv.Atoi(strings.TrimSpace(line))
-	if err != nil || reported <= 0 || (!forked && reported != pid) {
-		if !forked {
-			_ = unix.Kill(pid, unix.SIGKILL)
-			_, _ = unix.Wait4(pid, nil, 0, nil)
-		}
-		return -1, fmt.Errorf("join the container's namespaces: no pid reported (%v)", rerr)
-	}
-	pid = reported
-	kill := func() { _ = unix.Kill(pid, unix.SIGKILL); _, _ = unix.Wait4(pid, nil, 0, nil) }
-	if forked && pidfd >= 0 {
-		// The clone was the constructor, gone now; the process is its
-		// child, waiting for its config: it cannot have exited unless
-		// killed, and then it is rung's zombie (subreaper).
-		unix.Close(pidfd)
-		if pidfd, err = unix.PidfdOpen(pid, 0); err != nil {
-			pidfd = -1
-			kill()
-			return -1, fmt.Errorf("--pidfd-socket: pidfd_open %d: %w", pid, err)
-		}
-	}
-	// A rootless runtime may not read the non-dumpable process' /proc
-	// entries: the process checks itself against joined instead.
-	var joined map[string]libns.Identity
-	if os.Geteuid() == 0 {
-		if err := libns.VerifyJoined(pid, joins); err != nil {
-			kill()
-			return -1, err
-		}
-	} else if joined, err = libns.JoinedIdentities(joins); err != nil {
-		kill()
-		return -1, err
-	}
-	killpoint.Hit(killpoint.ExecJoined)
-	for _, path := range cgroupPaths {
-		if err := cgroups.WriteCgroupProc(path, pid); err != nil {
-			kill()
-			return -1, fmt.Errorf("join the container's cgroup %s: %w", path, err)
-		}
-	}
-	killpoint.Hit(killpoint.ExecCgroup)
-	var seccomp *specs.LinuxSeccomp
-	if c.Rec.Config != nil && c.Rec.Config.Linux != nil {
-		seccomp = c.Rec.Config.Linux.Seccomp
-	}
-	if err := json.NewEncoder(parent).Encode(initproc.ExecConfig{Process: o.Process, Seccomp: seccomp, ConsoleFd: consoleFd, PreserveFds: childPreserved, RootFd: rootFd, SELinux: selinuxOn, Log: execLog.w != nil, Joined: joined}); err != nil {
-		kill()
-		return -1, fmt.Errorf("send process to exec: %w", err)
-	}
-	killpoint.Hit(killpoint.ExecConfig)
-	var reply initproc.Reply
-	dec := json.NewDecoder(parent)
-	err = dec.Decode(&reply)
-	for err == nil && reply.SeccompFd {
-		// The container's status now: running, or paused (--ignore-paused).
-		st := specs.State{Version: ociVersion, ID: c.Rec.ID, Status: specs.ContainerState(c.Status()), Pid: c.Rec.Pid, Bundle: c.Rec.Bundle, Annotations: c.Rec.Annotations}
-		if rerr := relaySeccompFd(parent, json.NewEncoder(parent), seccomp, pid, st); rerr != nil {
-			kill()
-			execLog.wait()
-			return -1, rerr
-		}
-		reply = initproc.Reply{}
-		err = dec.Decode(&reply)
-	}
-	if err == nil && reply.Error != "" {
-		_, _ = unix.Wait4(pid, nil, 0, nil)
-		execLog.wait()
-		return -1, fmt.Errorf("unable to start container process: %s", reply.Error)
-	} else if err != nil && !errors.Is(err, io.EOF) {
-		kill()
-		return -1, fmt.Errorf("exec: %w", err)
-	}
-	killpoint.Hit(killpoint.ExecStarted)
-	// The process closed its log just before its exec.
-	execLog.wait()
+	x.started = true
 	if o.PidFile != "" {
-		if err := statefs.WriteFileAtomic(o.PidFile, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		if err := statefs.WriteFileAtomic(o.PidFile, []byte(strconv.Itoa(x.pid)), 0o644); err != nil {
 			return -1, fmt.Errorf("write pid file: %w", err)
 		}
 	}
 	if o.PidfdSocket != "" {
-		if err := sendPidfdFd(o.PidfdSocket, pidfd); err != nil {
-			kill()
+		if err := sendPidfdFd(o.PidfdSocket, x.pidfd); err != nil {
+			x.kill()
 			return -1, err
 		}
 	}
 	if o.Detach {
 		return 0, nil
 	}
-	if tty == nil {
-		return waitForwarding(pid)
+	if x.tty == nil {
+		return waitForwarding(x.pid)
 	}
-	return (&CreatedContainer{Container: &Container{Rec: &Record{Pid: pid}}, tty: tty}).Wait()
+	return (&CreatedContainer{Container: &Container{Rec: &Record{Pid: x.pid}}, tty: x.tty}).Wait()
+}
+
+// execution is one Exec under way.
+type execution struct {
+	c           *Container
+	o           ExecOptions
+	cgroupPaths map[string]string
+	selinuxOn   bool
+	joins       []libns.Join
+	tty         *ttyProxy
+	console     *os.File
+	root        *os.File // init's root, for a container without a mount namespace
+	log         *childLog
+	seccomp     *specs.LinuxSeccomp
+
+	proc    *launched
+	pid     int
+	pidfd   int  // from CLONE_PIDFD, or -1
+	reaped  bool // the process is gone and reaped
+	started bool // the process exec'd: an error no longer kills it
+}
+
+// prepareExec checks the container and the options and opens what the
+// process gets: the namespaces, the console, init's root.
+func (c *Container) prepareExec(o ExecOptions) (_ *execution, err error) {
+	switch c.Status() {
+	case Stopped:
+		return nil, errNotRunning
+	case Paused:
+		// Its cgroup is frozen: the new process would freeze on joining it.
+		if !o.IgnorePaused {
+			return nil, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
+		}
+	}
+	x := &execution{c: c, o: o, pidfd: -1}
+	if x.cgroupPaths, err = execCgroupPaths(c.Rec.Cgroup.dirs(), o.SubCgroups); err != nil {
+		return nil, err
+	}
+	if err := checkPreserved(o.PreserveFds); err != nil {
+		return nil, err
+	}
+	if x.selinuxOn, err = selinuxLabels(o.Process, ""); err != nil {
+		return nil, err
+	}
+	if x.joins, err = c.namespacesToJoin(); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			x.finish(err)
+		}
+	}()
+	if o.Process.Terminal && o.ConsoleSocket == "" && !o.Detach {
+		if x.tty, err = newTTYProxy(); err != nil {
+			return nil, err
+		}
+	}
+	if x.console, err = consoleFor(o.Process, o.ConsoleSocket, x.tty); err != nil {
+		return nil, err
+	}
+	if x.root, err = c.execRoot(); err != nil {
+		return nil, err
+	}
+	if c.Rec.Config != nil && c.Rec.Config.Linux != nil {
+		x.seccomp = c.Rec.Config.Linux.Seccomp
+	}
+	return x, nil
+}
+
+// execRoot is, without a mount namespace of its own, the root init
+// chroot'ed into: the copy of its rootfs the runtime stacked on it. The
+// exec'd process must enter it too, or it would run on the host's root.
+// Decided from the state record, not from init's mount namespace now:
+// init with CAP_SYS_ADMIN may have unshared one of its own, a copy of the
+// host's mounts, and joining that would land on the host's /.
+func (c *Container) execRoot() (*os.File, error) {
+	hasCopy, err := hostroot.Has(c.dir)
+	if err != nil {
+		return nil, err
+	}
+	if !hasCopy {
+		shared, err := libns.SharesOurs(c.Rec.Pid, libns.Mount)
+		if err != nil {
+			return nil, err
+		}
+		if shared {
+			return nil, errors.New("exec: the container shares the runtime's mount namespace and no copy of its rootfs is recorded: its root cannot be proven")
+		}
+		return nil, nil
+	}
+	root, err := c.openHostRoot()
+	if err != nil {
+		return nil, err
+	}
+	if !alive(c.Rec.Pid, c.Rec.StartTime) {
+		root.Close()
+		return nil, errNotRunning
+	}
+	return root, nil
+}
+
+// finish closes what Exec held and, on an error before the process
+// exec'd, kills it.
+func (x *execution) finish(err error) {
+	if err != nil && !x.started {
+		x.kill()
+	}
+	if x.pidfd >= 0 {
+		unix.Close(x.pidfd)
+	}
+	if x.proc != nil {
+		x.proc.sync.Close()
+	}
+	for _, f := range []*os.File{x.root, x.console} {
+		if f != nil {
+			f.Close()
+		}
+	}
+	if x.tty != nil {
+		x.tty.Close()
+	}
+	for _, j := range x.joins {
+		j.File.Close()
+	}
+}
+
+// kill kills and reaps the process, once.
+func (x *execution) kill() {
+	if x.pid > 0 && !x.reaped {
+		_ = unix.Kill(x.pid, unix.SIGKILL)
+		_, _ = unix.Wait4(x.pid, nil, 0, nil)
+		x.reaped = true
+	}
+}
+
+// launch starts the process in the container's namespaces, checks it is
+// in them and moves it into the container's cgroup.
+func (x *execution) launch() error {
+	var err error
+	if x.log, err = newChildLog(); err != nil {
+		return err
+	}
+	o := launchOptions{
+		name: "exec process", verb: "nsexec",
+		log: x.log, console: x.console, preserved: preservedFiles(x.o.PreserveFds),
+		root: x.root, joins: x.joins,
+		// The process forks inside the nsenter constructor when it joins
+		// a pid namespace; as subreaper rung becomes the parent of what it
+		// forked. Detached with --pidfd-socket too: a process that exits
+		// at once then stays rung's zombie, its pid not reused, until its
+		// pidfd is open.
+		subreaper: !x.o.Detach || x.o.PidfdSocket != "",
+		spawned:   killpoint.ExecSpawned,
+	}
+	if x.o.PidfdSocket != "" {
+		// The pidfd comes from the clone itself (CLONE_PIDFD): it is the
+		// process' before it can exit and be reaped.
+		o.attr = &syscall.SysProcAttr{PidFD: &x.pidfd}
+	}
+	if x.proc, err = launch(o); err != nil {
+		return err
+	}
+	x.pid = x.proc.pid
+	if x.proc.forked && x.pidfd >= 0 {
+		// The clone was the constructor, gone now; the process is its
+		// child, waiting for its config: it cannot have exited unless
+		// killed, and then it is rung's zombie (subreaper).
+		unix.Close(x.pidfd)
+		if x.pidfd, err = unix.PidfdOpen(x.pid, 0); err != nil {
+			x.pidfd = -1
+			return fmt.Errorf("--pidfd-socket: pidfd_open %d: %w", x.pid, err)
+		}
+	}
+	return x.configure()
+}
+
+// configure checks the process is in the namespaces, moves it into the
+// container's cgroup and sends it its config.
+func (x *execution) configure() error {
+	// A rootless runtime may not read the non-dumpable process' /proc
+	// entries: the process checks itself against joined instead.
+	var joined map[string]libns.Identity
+	var err error
+	if os.Geteuid() == 0 {
+		if err := libns.VerifyJoined(x.pid, x.joins); err != nil {
+			return err
+		}
+	} else if joined, err = libns.JoinedIdentities(x.joins); err != nil {
+		return err
+	}
+	killpoint.Hit(killpoint.ExecJoined)
+	for _, path := range x.cgroupPaths {
+		if err := cgroups.WriteCgroupProc(path, x.pid); err != nil {
+			return fmt.Errorf("join the container's cgroup %s: %w", path, err)
+		}
+	}
+	killpoint.Hit(killpoint.ExecCgroup)
+	cfg := initproc.ExecConfig{
+		Process: x.o.Process, Seccomp: x.seccomp,
+		ConsoleFd: x.proc.consoleFd, PreserveFds: x.proc.preserved, RootFd: x.proc.rootFd,
+		SELinux: x.selinuxOn, Log: x.log.w != nil, Joined: joined,
+	}
+	if err := json.NewEncoder(x.proc.sync).Encode(cfg); err != nil {
+		return fmt.Errorf("send process to exec: %w", err)
+	}
+	killpoint.Hit(killpoint.ExecConfig)
+	return nil
+}
+
+// handshake serves the process until it exec's (the close-on-exec socket
+// reads end-of-file) or reports Failed.
+func (x *execution) handshake() error {
+	enc, dec := json.NewEncoder(x.proc.sync), json.NewDecoder(x.proc.sync)
+	for {
+		m, err := initproc.Receive(dec)
+		if errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			return fmt.Errorf("exec: %w", err)
+		}
+		switch m := m.(type) {
+		case initproc.SeccompFdOffer:
+			// The container's status now: running, or paused (--ignore-paused).
+			c := x.c
+			st := specs.State{Version: ociVersion, ID: c.Rec.ID, Status: specs.ContainerState(c.Status()), Pid: c.Rec.Pid, Bundle: c.Rec.Bundle, Annotations: c.Rec.Annotations}
+			if err := relaySeccompFd(x.proc.sync, enc, x.seccomp, x.pid, st); err != nil {
+				x.kill()
+				x.log.wait()
+				return err
+			}
+		case initproc.Failed:
+			_, _ = unix.Wait4(x.pid, nil, 0, nil)
+			x.reaped = true
+			x.log.wait()
+			return fmt.Errorf("unable to start container process: %s", m.Error)
+		default:
+			return fmt.Errorf("exec: %w", initproc.Unexpected(m))
+		}
+	}
+	killpoint.Hit(killpoint.ExecStarted)
+	// The process closed its log just before its exec.
+	x.log.wait()
+	return nil
 }
 
 // namespacesToJoin opens every namespace of the container's init that is

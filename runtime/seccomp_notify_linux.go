@@ -12,7 +12,7 @@ import (
 	"github.com/rungrt/rung/initproc"
 )
 
-// relaySeccompFd answers init's Reply{SeccompFd}: it takes the notify fd
+// relaySeccompFd answers init's SeccompFdOffer: it takes the notify fd
 // over the sync socket and sends it to the agent at listenerPath with the
 // container process state (runtime spec, "containerProcessState"), then
 // lets init go on. Any failure is the create's or exec's error: init
@@ -21,7 +21,7 @@ func relaySeccompFd(sync *os.File, enc *json.Encoder, sc *specs.LinuxSeccomp, pi
 	if sc == nil || sc.ListenerPath == "" {
 		return errors.New("unable to start container process: init sent a seccomp notify fd, but linux.seccomp.listenerPath is not set")
 	}
-	if err := enc.Encode(initproc.Commit{Commit: true}); err != nil {
+	if err := initproc.Send(enc, initproc.SeccompFdAccept{}); err != nil {
 		return fmt.Errorf("ask for the seccomp notify fd: %w", err)
 	}
 	fd, err := recvOneFd(int(sync.Fd()))
@@ -39,7 +39,7 @@ func relaySeccompFd(sync *os.File, enc *json.Encoder, sc *specs.LinuxSeccomp, pi
 	if err := sendToAgent(sc.ListenerPath, cps, fd); err != nil {
 		return err
 	}
-	if err := enc.Encode(initproc.Commit{Commit: true}); err != nil {
+	if err := initproc.Send(enc, initproc.SeccompFdPassed{}); err != nil {
 		return fmt.Errorf("resume init: %w", err)
 	}
 	return nil
