@@ -3,13 +3,17 @@
 GO       ?= go
 BIN      := rung
 DEMO     := /tmp/rung-demo
+# urfave_cli_no_docs leaves out urfave/cli's man and markdown generators
+# (and their dependencies), which rung never calls. The tests build rung
+# with the same tags (tests/helpers_test.go, tests/engines, tests/vm).
+TAGS     := urfave_cli_no_docs
 
 .PHONY: all build deps demo test fuzz vm bench conformance clean
 
 all: build
 
 build:
-	$(GO) build -o $(BIN) .
+	$(GO) build -tags $(TAGS) -o $(BIN) .
 
 # Debian packages the build and the tests need: busybox-static for the
 # test and demo rootfs, libseccomp-dev for seccomp (cgo), runc and crun as
