@@ -137,6 +137,7 @@ var argForms = []struct {
 	{"delete|ctr|-f", parsed{cmd: "delete", args: []string{"ctr"}, flags: flags{"force": "true"}}},
 	{"delete|ctr|--force=false", parsed{cmd: "delete", args: []string{"ctr"}, flags: flags{"force": "false"}}},
 	{"delete|--|-f", parsed{cmd: "delete", args: []string{"-f"}, flags: flags{}}},
+	{"create|ctr|---bundle|/b", parsed{err: "bad flag syntax: ---bundle"}},
 	{"kill|ctr", parsed{cmd: "kill", args: []string{"ctr"}, flags: flags{}}},
 	{"kill|ctr|9", parsed{cmd: "kill", args: []string{"ctr", "9"}, flags: flags{}}},
 	{"kill|ctr|KILL", parsed{cmd: "kill", args: []string{"ctr", "KILL"}, flags: flags{}}},

@@ -193,7 +193,9 @@ func runcOrder(app *cli.App, args []string) []string {
 		if a == "-" || a == "--" || !strings.HasPrefix(a, "-") {
 			return false
 		}
-		name, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
+		// As v1: "--" and then one more "-" come off ("---bundle" is
+		// moved, for the parser to refuse).
+		name, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "--"), "-"), "=")
 		return names[name]
 	}
 	var flags, rest []string
