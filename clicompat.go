@@ -87,20 +87,17 @@ func flagString(f cli.Flag) string {
 }
 
 // usageError reports a bad global flag as v1 does ("Incorrect Usage."
-// then the app's help, on stdout); a command's own bad flag already gets
-// v1's "Incorrect Usage:" from v2.
-func usageError(c *cli.Context, err error, isSubcommand bool) error {
-	if isSubcommand {
-		fmt.Fprintf(c.App.Writer, "Incorrect Usage: %s\n\n", err)
-		_ = cli.ShowCommandHelp(c, c.Command.Name)
-		return err
-	}
+// then the app's help, on stdout). v2 calls it for the global flags only
+// (App.OnUsageError); a command's bad flag gets v2's own report, which is
+// v1's ("Incorrect Usage:").
+func usageError(c *cli.Context, err error, _ bool) error {
 	fmt.Fprintf(c.App.Writer, "Incorrect Usage. %s\n\n", err)
 	_ = cli.ShowAppHelp(c)
 	return err
 }
 
-// v1's help templates, which rung's help has always printed.
+// urfave/cli v1.22's help templates, which rung's help has always
+// printed.
 const appHelpTemplate = `NAME:
    {{.Name}}{{if .Usage}} - {{.Usage}}{{end}}
 
