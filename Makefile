@@ -3,13 +3,17 @@
 GO       ?= go
 BIN      := rung
 DEMO     := /tmp/rung-demo
+# urfave_cli_no_docs leaves out urfave/cli's man and markdown generators
+# (and their dependencies), which rung never calls. The tests build rung
+# with the same tags (tests/helpers_test.go, tests/engines, tests/vm).
+TAGS     := urfave_cli_no_docs
 
 .PHONY: all build deps demo-deps demo test fuzz vm bench conformance clean
 
 all: build
 
 build:
-	$(GO) build -o $(BIN) .
+	$(GO) build -tags $(TAGS) -o $(BIN) .
 
 # Debian packages. Building rung needs cgo (gcc, libc6-dev) and
 # libseccomp through pkg-config; the demo adds busybox-static for its

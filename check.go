@@ -8,22 +8,22 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/urfave/cli"
+	"github.com/urfave/cli/v2"
 
 	"github.com/rungrt/rung/hostcheck"
 	"github.com/rungrt/rung/libns"
 )
 
-var checkCommand = cli.Command{
+var checkCommand = &cli.Command{
 	Name:  "check",
 	Usage: "report what this host can give: cgroups, systemd, user namespaces, seccomp, the mount API, and the rungs root and an unprivileged user can get",
 	Description: `With --want, exits 0 when that rung is possible here for the caller, 1
 otherwise, with the reason on stderr; without it, 0 once the report is
 made. The report goes to stdout either way.`,
 	Flags: []cli.Flag{
-		cli.StringFlag{Name: "format, f", Value: "text", Usage: "text or json"},
-		cli.StringFlag{Name: "want", Usage: "the rung the caller needs: none, standard, strict or quantum (default: exit 0 whatever the host gives)"},
-		cli.StringFlag{Name: "user", Usage: "the unprivileged user root probes for, by name or uid (default: nobody)"},
+		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "text", Usage: "text or json"},
+		&cli.StringFlag{Name: "want", Usage: "the rung the caller needs: none, standard, strict or quantum (default: exit 0 whatever the host gives)"},
+		&cli.StringFlag{Name: "user", Usage: "the unprivileged user root probes for, by name or uid (default: nobody)"},
 	},
 	Action: func(c *cli.Context) error {
 		if err := checkArgs(c, 0, 0); err != nil {

@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 
-	"github.com/urfave/cli"
+	"github.com/urfave/cli/v2"
 
 	"github.com/rungrt/rung/libns"
 	"github.com/rungrt/rung/runtime"
@@ -11,17 +11,17 @@ import (
 
 // Flags shared by create and run.
 var createFlags = []cli.Flag{
-	cli.StringFlag{Name: "bundle, b", Value: ".", Usage: "path to the root of the bundle directory"},
-	cli.StringFlag{Name: "pid-file", Usage: "file to write the container init's host pid to"},
-	cli.StringFlag{Name: "console-socket", Usage: "AF_UNIX socket to send the pty master to (process.terminal)"},
-	cli.StringFlag{Name: "pidfd-socket", Usage: "AF_UNIX socket to send a pidfd of init to"},
-	cli.BoolFlag{Name: "no-pivot", Usage: "do not use pivot_root (for a rootfs on ramfs)"},
-	cli.BoolFlag{Name: "no-new-keyring", Usage: "keep the caller's session keyring"},
-	cli.IntFlag{Name: "preserve-fds", Usage: "pass N fds beyond stdio to the container"},
-	cli.StringFlag{Name: "min-isolation", Usage: "refuse a config below this rung: none, standard, strict or quantum"},
+	&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: ".", Usage: "path to the root of the bundle directory"},
+	&cli.StringFlag{Name: "pid-file", Usage: "file to write the container init's host pid to"},
+	&cli.StringFlag{Name: "console-socket", Usage: "AF_UNIX socket to send the pty master to (process.terminal)"},
+	&cli.StringFlag{Name: "pidfd-socket", Usage: "AF_UNIX socket to send a pidfd of init to"},
+	&cli.BoolFlag{Name: "no-pivot", Usage: "do not use pivot_root (for a rootfs on ramfs)"},
+	&cli.BoolFlag{Name: "no-new-keyring", Usage: "keep the caller's session keyring"},
+	&cli.IntFlag{Name: "preserve-fds", Usage: "pass N fds beyond stdio to the container"},
+	&cli.StringFlag{Name: "min-isolation", Usage: "refuse a config below this rung: none, standard, strict or quantum"},
 }
 
-var createCommand = cli.Command{
+var createCommand = &cli.Command{
 	Name:      "create",
 	Usage:     "create a container",
 	ArgsUsage: "<container-id>",
@@ -47,7 +47,7 @@ func createOptions(c *cli.Context) (runtime.CreateOptions, error) {
 		return runtime.CreateOptions{}, err
 	}
 	o := runtime.CreateOptions{
-		Root:         c.GlobalString("root"),
+		Root:         c.String("root"),
 		ID:           id,
 		Bundle:       c.String("bundle"),
 		PidFile:      c.String("pid-file"),

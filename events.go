@@ -6,18 +6,18 @@ import (
 	"os"
 	"time"
 
-	"github.com/urfave/cli"
+	"github.com/urfave/cli/v2"
 
 	"github.com/rungrt/rung/runtime"
 )
 
-var eventsCommand = cli.Command{
+var eventsCommand = &cli.Command{
 	Name:      "events",
 	Usage:     "print a container's resource statistics and OOM events as JSON lines",
 	ArgsUsage: "<container-id>",
 	Flags: []cli.Flag{
-		cli.DurationFlag{Name: "interval", Value: 5 * time.Second, Usage: "time between stats events"},
-		cli.BoolFlag{Name: "stats", Usage: "print the statistics once and exit"},
+		&cli.DurationFlag{Name: "interval", Value: 5 * time.Second, Usage: "time between stats events"},
+		&cli.BoolFlag{Name: "stats", Usage: "print the statistics once and exit"},
 	},
 	Action: func(c *cli.Context) error {
 		ct, err := loadContainer(c)

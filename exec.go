@@ -9,33 +9,32 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/urfave/cli"
+	"github.com/urfave/cli/v2"
 
 	"github.com/rungrt/rung/runtime"
 )
 
-var execCommand = cli.Command{
+var execCommand = &cli.Command{
 	Name:      "exec",
 	Usage:     "run a new process inside a running container",
 	ArgsUsage: "<container-id> <command> [args...]",
 	Flags: []cli.Flag{
-		cli.StringFlag{Name: "process, p", Usage: "runtime-spec Process JSON file to run"},
-		cli.BoolFlag{Name: "detach, d", Usage: "return once the process has started"},
-		cli.StringFlag{Name: "pid-file", Usage: "file to write the process' host pid to"},
-		cli.StringFlag{Name: "console-socket", Usage: "AF_UNIX socket to send the pty master to"},
-		cli.BoolFlag{Name: "tty, t", Usage: "allocate a pseudo-TTY"},
-		cli.StringSliceFlag{Name: "env, e", Usage: "set an environment variable (KEY=VALUE)"},
-		cli.StringFlag{Name: "cwd", Usage: "working directory in the container"},
-		cli.StringFlag{Name: "user, u", Usage: "UID[:GID] to run as"},
-		cli.StringSliceFlag{Name: "additional-gids, g", Usage: "additional gids"},
-		cli.StringSliceFlag{Name: "cap, c", Usage: "add a capability (never to the inheritable set)"},
-		cli.BoolFlag{Name: "no-new-privs", Usage: "set no_new_privs for the process"},
-		cli.IntFlag{Name: "preserve-fds", Usage: "pass N fds beyond stdio to the process"},
-		cli.StringFlag{Name: "pidfd-socket", Usage: "AF_UNIX socket to send a pidfd of the process to"},
-		cli.StringSliceFlag{Name: "cgroup", Usage: "run the process in an existing sub-cgroup of the container's: [CONTROLLER[,CONTROLLER]:]PATH"},
-		cli.BoolFlag{Name: "ignore-paused", Usage: "exec into a paused container (the process starts when it is resumed)"},
+		&cli.StringFlag{Name: "process", Aliases: []string{"p"}, Usage: "runtime-spec Process JSON file to run"},
+		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "return once the process has started"},
+		&cli.StringFlag{Name: "pid-file", Usage: "file to write the process' host pid to"},
+		&cli.StringFlag{Name: "console-socket", Usage: "AF_UNIX socket to send the pty master to"},
+		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-TTY"},
+		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, KeepSpace: true, Usage: "set an environment variable (KEY=VALUE)"},
+		&cli.StringFlag{Name: "cwd", Usage: "working directory in the container"},
+		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "UID[:GID] to run as"},
+		&cli.StringSliceFlag{Name: "additional-gids", Aliases: []string{"g"}, KeepSpace: true, Usage: "additional gids"},
+		&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, KeepSpace: true, Usage: "add a capability (never to the inheritable set)"},
+		&cli.BoolFlag{Name: "no-new-privs", Usage: "set no_new_privs for the process"},
+		&cli.IntFlag{Name: "preserve-fds", Usage: "pass N fds beyond stdio to the process"},
+		&cli.StringFlag{Name: "pidfd-socket", Usage: "AF_UNIX socket to send a pidfd of the process to"},
+		&cli.StringSliceFlag{Name: "cgroup", KeepSpace: true, Usage: "run the process in an existing sub-cgroup of the container's: [CONTROLLER[,CONTROLLER]:]PATH"},
+		&cli.BoolFlag{Name: "ignore-paused", Usage: "exec into a paused container (the process starts when it is resumed)"},
 	},
-	SkipArgReorder: true,
 	Action: func(c *cli.Context) error {
 		if c.NArg() < 1 {
 			return errors.New("exec: container id cannot be empty")
@@ -61,7 +60,7 @@ func execAction(c *cli.Context) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	ct, err := runtime.Load(c.GlobalString("root"), c.Args().First())
+	ct, err := runtime.Load(c.String("root"), c.Args().First())
 	if err != nil {
 		return -1, err
 	}
@@ -100,7 +99,7 @@ func execProcess(c *cli.Context, ct *runtime.Container) (*specs.Process, error) 
 		return nil, errors.New("exec: the container's config is not recorded")
 	}
 	p := *ct.Rec.Config.Process
-	p.Args = c.Args()[1:]
+	p.Args = c.Args().Slice()[1:]
 	p.Terminal = false
 	p.Env = append(append([]string{}, p.Env...), c.StringSlice("env")...)
 	if cwd := c.String("cwd"); cwd != "" {

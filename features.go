@@ -4,12 +4,12 @@ import (
 	"encoding/json"
 	"os"
 
-	"github.com/urfave/cli"
+	"github.com/urfave/cli/v2"
 
 	"github.com/rungrt/rung/runtime"
 )
 
-var featuresCommand = cli.Command{
+var featuresCommand = &cli.Command{
 	Name:  "features",
 	Usage: "print the runtime-spec features rung supports, as JSON",
 	Action: func(c *cli.Context) error {

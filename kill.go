@@ -5,18 +5,18 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/urfave/cli"
+	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
 	"github.com/rungrt/rung/runtime"
 )
 
-var killCommand = cli.Command{
+var killCommand = &cli.Command{
 	Name:      "kill",
 	Usage:     "send a signal to a container's init (default SIGTERM)",
 	ArgsUsage: "<container-id> [signal]",
 	Flags: []cli.Flag{
-		cli.BoolFlag{Name: "all, a", Usage: "send the signal to every process of the container"},
+		&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "send the signal to every process of the container"},
 	},
 	Action: func(c *cli.Context) error {
 		if err := checkArgs(c, 1, 2); err != nil {
@@ -29,7 +29,7 @@ var killCommand = cli.Command{
 				return err
 			}
 		}
-		ct, err := runtime.Load(c.GlobalString("root"), c.Args().First())
+		ct, err := runtime.Load(c.String("root"), c.Args().First())
 		if err != nil {
 			return err
 		}

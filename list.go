@@ -7,23 +7,23 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/urfave/cli"
+	"github.com/urfave/cli/v2"
 
 	"github.com/rungrt/rung/runtime"
 )
 
-var listCommand = cli.Command{
+var listCommand = &cli.Command{
 	Name:  "list",
 	Usage: "list the containers under --root",
 	Flags: []cli.Flag{
-		cli.StringFlag{Name: "format, f", Value: "table", Usage: "table or json"},
-		cli.BoolFlag{Name: "quiet, q", Usage: "print only the IDs"},
+		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table or json"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the IDs"},
 	},
 	Action: func(c *cli.Context) error {
 		if err := checkArgs(c, 0, 0); err != nil {
 			return err
 		}
-		cts, err := runtime.List(c.GlobalString("root"))
+		cts, err := runtime.List(c.String("root"))
 		if err != nil {
 			return err
 		}

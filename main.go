@@ -12,7 +12,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
-	"github.com/urfave/cli"
+	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
 	"github.com/rungrt/rung/hostcheck"
@@ -46,6 +46,14 @@ func main() {
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		fatal(fmt.Errorf("mark inherited fds close-on-exec: %w", err))
 	}
+	if err := runApp(newApp(), os.Args); err != nil {
+		fatal(err)
+	}
+}
+
+// newApp is rung's command line: the global flags and one command per
+// root file.
+func newApp() *cli.App {
 	app := cli.NewApp()
 	app.Name = "rung"
 	app.Usage = usage
@@ -54,16 +62,16 @@ func main() {
 		fmt.Printf("rung version %s\nspec: %s\ngo: %s\n", version, specs.Version, goruntime.Version())
 	}
 	app.Flags = []cli.Flag{
-		cli.StringFlag{Name: "root", Value: defaultRoot(), Usage: "root directory for storage of container state (this should be located in tmpfs)"},
-		cli.StringFlag{Name: "log", Usage: "log file (default: stderr)"},
-		cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
-		cli.StringFlag{Name: "log-level", Usage: "log level: debug, info, warn or error"},
-		cli.BoolFlag{Name: "debug", Usage: "enable debug logging"},
-		cli.BoolFlag{Name: "systemd-cgroup", Usage: "manage cgroups through systemd"},
-		cli.StringFlag{Name: "cgroup-manager", Usage: "cgroup manager, as crun's flag: cgroupfs or systemd (disabled is refused)"},
-		cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignore cgroup permission errors: true, false or auto"},
+		&cli.StringFlag{Name: "root", Value: defaultRoot(), Usage: "root directory for storage of container state (this should be located in tmpfs)"},
+		&cli.StringFlag{Name: "log", Usage: "log file (default: stderr)"},
+		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
+		&cli.StringFlag{Name: "log-level", Usage: "log level: debug, info, warn or error"},
+		&cli.BoolFlag{Name: "debug", Usage: "enable debug logging"},
+		&cli.BoolFlag{Name: "systemd-cgroup", Usage: "manage cgroups through systemd"},
+		&cli.StringFlag{Name: "cgroup-manager", Usage: "cgroup manager, as crun's flag: cgroupfs or systemd (disabled is refused)"},
+		&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignore cgroup permission errors: true, false or auto"},
 	}
-	app.Commands = []cli.Command{
+	app.Commands = []*cli.Command{
 		checkCommand,
 		createCommand,
 		deleteCommand,
@@ -82,32 +90,35 @@ func main() {
 		updateCommand,
 		verifyCommand,
 	}
+	for _, c := range app.Commands {
+		c.HideHelpCommand = true
+	}
+	app.DisableSliceFlagSeparator = true
+	app.OnUsageError = usageError
+	runcHelp()
 	app.Before = setupLogging
 	// Errors from flag parsing and unknown commands end like any other.
 	cli.ErrWriter = io.Discard
-	app.CommandNotFound = func(c *cli.Context, name string) {
-		fatal(fmt.Errorf("no such command: %s", name))
-	}
-	if err := app.Run(os.Args); err != nil {
-		fatal(err)
-	}
+	app.ErrWriter = io.Discard
+	app.CommandNotFound = commandNotFound
+	return app
 }
 
 func setupLogging(c *cli.Context) error {
 	if err := setupRoot(c); err != nil {
 		return err
 	}
-	if c.GlobalBool("debug") {
+	if c.Bool("debug") {
 		logrus.SetLevel(logrus.DebugLevel)
 	}
-	if lv := c.GlobalString("log-level"); lv != "" {
+	if lv := c.String("log-level"); lv != "" {
 		level, err := logrus.ParseLevel(lv)
 		if err != nil {
 			return fmt.Errorf("--log-level: %w", err)
 		}
 		logrus.SetLevel(level)
 	}
-	if p := c.GlobalString("log"); p != "" {
+	if p := c.String("log"); p != "" {
 		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_SYNC, 0o644)
 		if err != nil {
 			return fmt.Errorf("--log: %w", err)
@@ -115,17 +126,17 @@ func setupLogging(c *cli.Context) error {
 		logrus.SetOutput(f)
 		logToFile = true
 	}
-	switch f := c.GlobalString("log-format"); f {
+	switch f := c.String("log-format"); f {
 	case "text":
 	case "json":
 		logrus.SetFormatter(new(logrus.JSONFormatter))
 	default:
 		return fmt.Errorf("--log-format: unknown format %q (want text or json)", f)
 	}
-	switch m := c.GlobalString("cgroup-manager"); {
-	case m == "systemd", m == "" && c.GlobalBool("systemd-cgroup"):
+	switch m := c.String("cgroup-manager"); {
+	case m == "systemd", m == "" && c.Bool("systemd-cgroup"):
 		systemdCgroup = true
-	case c.GlobalBool("systemd-cgroup") && m != "systemd":
+	case c.Bool("systemd-cgroup") && m != "systemd":
 		return fmt.Errorf("--systemd-cgroup and --cgroup-manager %s contradict each other", m)
 	case m == "disabled":
 		// crun's "disabled" skips cgroups, and with them every resource
@@ -134,7 +145,7 @@ func setupLogging(c *cli.Context) error {
 	case m != "" && m != "cgroupfs":
 		return fmt.Errorf("--cgroup-manager: unknown manager %q", m)
 	}
-	rootlessFlag = c.GlobalString("rootless")
+	rootlessFlag = c.String("rootless")
 	return nil
 }
 
@@ -173,7 +184,7 @@ func loadContainer(c *cli.Context) (*runtime.Container, error) {
 	if err := checkArgs(c, 1, 1); err != nil {
 		return nil, err
 	}
-	return runtime.Load(c.GlobalString("root"), c.Args().First())
+	return runtime.Load(c.String("root"), c.Args().First())
 }
 
 // checkArgs refuses extra or missing positional arguments.
@@ -184,7 +195,7 @@ func checkArgs(c *cli.Context, min, max int) error {
 		if max != min {
 			want = fmt.Sprintf("%d to %d", min, max)
 		}
-		return fmt.Errorf("%s: %s requires %s argument(s), got %d: %s", c.App.Name, c.Command.Name, want, n, strings.Join(c.Args(), " "))
+		return fmt.Errorf("%s: %s requires %s argument(s), got %d: %s", c.App.Name, c.Command.Name, want, n, strings.Join(c.Args().Slice(), " "))
 	}
 	return nil
 }

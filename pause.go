@@ -1,10 +1,10 @@
 package main
 
 import (
-	"github.com/urfave/cli"
+	"github.com/urfave/cli/v2"
 )
 
-var pauseCommand = cli.Command{
+var pauseCommand = &cli.Command{
 	Name:      "pause",
 	Usage:     "freeze every process of a container (freezer cgroup)",
 	ArgsUsage: "<container-id>",
@@ -17,7 +17,7 @@ var pauseCommand = cli.Command{
 	},
 }
 
-var resumeCommand = cli.Command{
+var resumeCommand = &cli.Command{
 	Name:      "resume",
 	Usage:     "thaw a paused container",
 	ArgsUsage: "<container-id>",

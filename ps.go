@@ -8,24 +8,23 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/urfave/cli"
+	"github.com/urfave/cli/v2"
 
 	"github.com/rungrt/rung/runtime"
 )
 
-var psCommand = cli.Command{
+var psCommand = &cli.Command{
 	Name:      "ps",
 	Usage:     "list the processes of a container",
 	ArgsUsage: "<container-id> [ps options]",
 	Flags: []cli.Flag{
-		cli.StringFlag{Name: "format, f", Value: "table", Usage: "table or json (host pids)"},
+		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table or json (host pids)"},
 	},
-	SkipArgReorder: true,
 	Action: func(c *cli.Context) error {
 		if c.NArg() < 1 {
 			return fmt.Errorf("ps: container id cannot be empty")
 		}
-		ct, err := runtime.Load(c.GlobalString("root"), c.Args().First())
+		ct, err := runtime.Load(c.String("root"), c.Args().First())
 		if err != nil {
 			return err
 		}
@@ -41,7 +40,7 @@ var psCommand = cli.Command{
 			return fmt.Errorf("invalid format option %q", c.String("format"))
 		}
 		// As runc: the host's ps, filtered to the container's pids.
-		args := c.Args()[1:]
+		args := c.Args().Slice()[1:]
 		if len(args) == 0 {
 			args = []string{"-ef"}
 		}

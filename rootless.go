@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/urfave/cli"
+	"github.com/urfave/cli/v2"
 
 	"github.com/moby/sys/userns"
 )
@@ -43,10 +43,10 @@ func defaultRoot() string {
 // does, sticky: the XDG spec lets a session manager prune files there
 // that are not.
 func setupRoot(c *cli.Context) error {
-	if c.GlobalIsSet("root") || !xdgRoot() {
+	if c.IsSet("root") || !xdgRoot() {
 		return nil
 	}
-	root := c.GlobalString("root")
+	root := c.String("root")
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		fmt.Fprintln(os.Stderr, "the path in $XDG_RUNTIME_DIR must be writable by the user")
 		return err

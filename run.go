@@ -4,19 +4,19 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/urfave/cli"
+	"github.com/urfave/cli/v2"
 
 	"github.com/rungrt/rung/internal/phase"
 	"github.com/rungrt/rung/runtime"
 )
 
-var runCommand = cli.Command{
+var runCommand = &cli.Command{
 	Name:      "run",
 	Usage:     "create and start a container; in the foreground, wait for it and remove it",
 	ArgsUsage: "<container-id>",
 	Flags: append([]cli.Flag{
-		cli.BoolFlag{Name: "detach, d", Usage: "return once the container has started"},
-		cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
+		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "return once the container has started"},
+		&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
 	}, createFlags...),
 	Action: func(c *cli.Context) error {
 		if err := checkArgs(c, 1, 1); err != nil {

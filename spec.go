@@ -8,19 +8,19 @@ import (
 	"path/filepath"
 
 	"github.com/opencontainers/cgroups"
-	"github.com/urfave/cli"
+	"github.com/urfave/cli/v2"
 
 	"github.com/rungrt/rung/libns"
 	"github.com/rungrt/rung/spec"
 )
 
-var specCommand = cli.Command{
+var specCommand = &cli.Command{
 	Name:  "spec",
 	Usage: "write a default config.json into the bundle",
 	Flags: []cli.Flag{
-		cli.StringFlag{Name: "bundle, b", Value: ".", Usage: "bundle directory to write config.json to"},
-		cli.StringFlag{Name: "isolation", Usage: "namespace set: none, standard, strict or quantum (default: runc's set)"},
-		cli.BoolFlag{Name: "rootless", Usage: "a config for a rootless container"},
+		&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: ".", Usage: "bundle directory to write config.json to"},
+		&cli.StringFlag{Name: "isolation", Usage: "namespace set: none, standard, strict or quantum (default: runc's set)"},
+		&cli.BoolFlag{Name: "rootless", Usage: "a config for a rootless container"},
 	},
 	Action: func(c *cli.Context) error {
 		if err := checkArgs(c, 0, 0); err != nil {

@@ -1,10 +1,10 @@
 package main
 
 import (
-	"github.com/urfave/cli"
+	"github.com/urfave/cli/v2"
 )
 
-var startCommand = cli.Command{
+var startCommand = &cli.Command{
 	Name:      "start",
 	Usage:     "start the user process of a created container",
 	ArgsUsage: "<container-id>",

@@ -9,35 +9,35 @@ import (
 	units "github.com/docker/go-units"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
-	"github.com/urfave/cli"
+	"github.com/urfave/cli/v2"
 
 	"github.com/rungrt/rung/runtime"
 )
 
 // The single-value flags of `runc update`, with the same names.
-var updateCommand = cli.Command{
+var updateCommand = &cli.Command{
 	Name:      "update",
 	Usage:     "change the cgroup resources of a running container",
 	ArgsUsage: "<container-id>",
 	Flags: []cli.Flag{
-		cli.StringFlag{Name: "resources, r", Usage: "file with a linux.resources JSON object ('-' for stdin)"},
-		cli.StringFlag{Name: "blkio-weight", Usage: "block IO weight (10 to 1000)"},
-		cli.StringFlag{Name: "cpu-period", Usage: "CPU CFS period in microseconds"},
-		cli.StringFlag{Name: "cpu-quota", Usage: "CPU CFS quota in microseconds"},
-		cli.StringFlag{Name: "cpu-share", Usage: "CPU shares (relative weight)"},
-		cli.StringFlag{Name: "cpu-rt-period", Usage: "CPU realtime period in microseconds"},
-		cli.StringFlag{Name: "cpu-rt-runtime", Usage: "CPU realtime runtime in microseconds"},
-		cli.StringFlag{Name: "cpu-idle", Usage: "SCHED_IDLE for the cgroup (0 or 1)"},
-		cli.StringFlag{Name: "cpuset-cpus", Usage: "CPUs to allow (0-3, 0,1)"},
-		cli.StringFlag{Name: "cpuset-mems", Usage: "memory nodes to allow (0-3, 0,1)"},
-		cli.StringFlag{Name: "memory", Usage: "memory limit (in bytes, or with a unit: 100m)"},
-		cli.StringFlag{Name: "memory-reservation", Usage: "memory soft limit"},
-		cli.StringFlag{Name: "memory-swap", Usage: "memory plus swap limit (-1: unlimited)"},
-		cli.StringFlag{Name: "kernel-memory", Usage: "kernel memory limit (not enforced by Linux any more)"},
-		cli.StringFlag{Name: "kernel-memory-tcp", Usage: "kernel TCP buffer limit (cgroup v1)"},
-		cli.IntFlag{Name: "pids-limit", Usage: "maximum number of pids (-1: unlimited)"},
-		cli.StringFlag{Name: "l3-cache-schema", Usage: "Intel RDT L3 schema (not supported)"},
-		cli.StringFlag{Name: "mem-bw-schema", Usage: "Intel RDT memory bandwidth schema (not supported)"},
+		&cli.StringFlag{Name: "resources", Aliases: []string{"r"}, Usage: "file with a linux.resources JSON object ('-' for stdin)"},
+		&cli.StringFlag{Name: "blkio-weight", Usage: "block IO weight (10 to 1000)"},
+		&cli.StringFlag{Name: "cpu-period", Usage: "CPU CFS period in microseconds"},
+		&cli.StringFlag{Name: "cpu-quota", Usage: "CPU CFS quota in microseconds"},
+		&cli.StringFlag{Name: "cpu-share", Usage: "CPU shares (relative weight)"},
+		&cli.StringFlag{Name: "cpu-rt-period", Usage: "CPU realtime period in microseconds"},
+		&cli.StringFlag{Name: "cpu-rt-runtime", Usage: "CPU realtime runtime in microseconds"},
+		&cli.StringFlag{Name: "cpu-idle", Usage: "SCHED_IDLE for the cgroup (0 or 1)"},
+		&cli.StringFlag{Name: "cpuset-cpus", Usage: "CPUs to allow (0-3, 0,1)"},
+		&cli.StringFlag{Name: "cpuset-mems", Usage: "memory nodes to allow (0-3, 0,1)"},
+		&cli.StringFlag{Name: "memory", Usage: "memory limit (in bytes, or with a unit: 100m)"},
+		&cli.StringFlag{Name: "memory-reservation", Usage: "memory soft limit"},
+		&cli.StringFlag{Name: "memory-swap", Usage: "memory plus swap limit (-1: unlimited)"},
+		&cli.StringFlag{Name: "kernel-memory", Usage: "kernel memory limit (not enforced by Linux any more)"},
+		&cli.StringFlag{Name: "kernel-memory-tcp", Usage: "kernel TCP buffer limit (cgroup v1)"},
+		&cli.IntFlag{Name: "pids-limit", Usage: "maximum number of pids (-1: unlimited)"},
+		&cli.StringFlag{Name: "l3-cache-schema", Usage: "Intel RDT L3 schema (not supported)"},
+		&cli.StringFlag{Name: "mem-bw-schema", Usage: "Intel RDT memory bandwidth schema (not supported)"},
 	},
 	Action: func(c *cli.Context) error {
 		ct, err := loadContainer(c)

@@ -6,15 +6,15 @@ import (
 	"os"
 	"text/tabwriter"
 
-	"github.com/urfave/cli"
+	"github.com/urfave/cli/v2"
 )
 
-var verifyCommand = cli.Command{
+var verifyCommand = &cli.Command{
 	Name:      "verify",
 	Usage:     "prove on a live container that the isolation its config asked for is in effect",
 	ArgsUsage: "<container-id>",
 	Flags: []cli.Flag{
-		cli.StringFlag{Name: "format, f", Value: "table", Usage: "table or json"},
+		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table or json"},
 	},
 	Action: func(c *cli.Context) error {
 		ct, err := loadContainer(c)

@@ -128,7 +128,7 @@ for i in "${!PATHS[@]}"; do
 	fi
 	[[ $p == /* ]] || p=$PWD/$p
 	if ! [ -f "$p" ] || ! [ -x "$p" ]; then
-		[ "${NAMES[$i]}" != rung ] || echo "run.sh: build rung first: (cd $REPO_ROOT && go build -o rung .)" >&2
+		[ "${NAMES[$i]}" != rung ] || echo "run.sh: build rung first: (cd $REPO_ROOT && make build)" >&2
 		die "runtime ${NAMES[$i]}: $p is not an executable file"
 	fi
 	PATHS[$i]=$p

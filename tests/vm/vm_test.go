@@ -312,7 +312,7 @@ func buildPayload(t *testing.T, repo, dir string) {
 		t.Fatal(err)
 	}
 	builds := []*exec.Cmd{
-		exec.Command("go", "build", "-o", filepath.Join(bin, "rung"), "."),
+		exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-o", filepath.Join(bin, "rung"), "."), // as the Makefile
 		exec.Command("go", "build", "-tags", "netgo osusergo", "-o", filepath.Join(bin, "probe"), "./tests/probe"),
 		exec.Command("go", "test", "-c", "-o", filepath.Join(bin, "tests.test"), "./tests"),
 		exec.Command("go", "test", "-c", "-o", filepath.Join(bin, "engines.test"), "./tests/engines"),
