@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/urfave/cli"
+	"github.com/urfave/cli/v2"
 )
 
 // updateFlags parses args with `update`'s own flags, as the CLI would,
@@ -20,7 +20,7 @@ func updateFlags(t *testing.T, args ...string) (*specs.LinuxResources, error) {
 	var got *specs.LinuxResources
 	var gotErr error
 	app := cli.NewApp()
-	app.Commands = []cli.Command{{
+	app.Commands = []*cli.Command{{
 		Name:  "update",
 		Flags: updateCommand.Flags,
 		Action: func(c *cli.Context) error {
