@@ -63,19 +63,51 @@ made. The report goes to stdout either way.`,
 }
 
 func printCheck(out io.Writer, r *hostcheck.Report) {
+	printFacts(out, r)
+	fmt.Fprintln(out)
 	w := tabwriter.NewWriter(out, 8, 1, 2, ' ', 0)
-	list := func(s []string) string {
-		if len(s) == 0 {
-			return "none"
-		}
-		return strings.Join(s, " ")
+	fmt.Fprintf(w, "NAMESPACE\tROOT\t%s\n", strings.ToUpper(r.Unprivileged.User)+" (IN A USER NAMESPACE)")
+	for _, k := range libns.AllKinds() {
+		fmt.Fprintf(w, "%s\t%s\t%s\n", k, r.Root.Namespaces[k.String()], r.Unprivileged.Namespaces[k.String()])
 	}
-	knob := func(v *int64) string {
-		if v == nil {
-			return "absent"
+	w.Flush()
+
+	fmt.Fprintln(out)
+	w = tabwriter.NewWriter(out, 8, 1, 2, ' ', 0)
+	fmt.Fprintf(w, "RUNG\tROOT\t%s\n", strings.ToUpper(r.Unprivileged.User))
+	var why []string
+	for i := range r.Root.Rungs {
+		root, unpriv := r.Root.Rungs[i], r.Unprivileged.Rungs[i]
+		fmt.Fprintf(w, "%s\t%s\t%s\n", root.Rung, root.State, unpriv.State)
+		if root.Reason != "" {
+			why = append(why, fmt.Sprintf("  %s for root: %s", root.Rung, root.Reason))
 		}
-		return fmt.Sprint(*v)
+		if unpriv.Reason != "" {
+			why = append(why, fmt.Sprintf("  %s for %s: %s", unpriv.Rung, r.Unprivileged.User, unpriv.Reason))
+		}
 	}
+	w.Flush()
+	if len(why) > 0 {
+		fmt.Fprintln(out, "why:")
+		for _, l := range why {
+			fmt.Fprintln(out, l)
+		}
+	}
+	highest := func(h string) string {
+		if h == "" {
+			return "no rung"
+		}
+		return h
+	}
+	fmt.Fprintf(out, "highest rung: root %s, %s %s\n", highest(r.Root.Highest), r.Unprivileged.User, highest(r.Unprivileged.Highest))
+	for _, n := range r.Notes {
+		fmt.Fprintln(out, "note:", n)
+	}
+}
+
+// printFacts prints what the host has, one fact a line.
+func printFacts(out io.Writer, r *hostcheck.Report) {
+	w := tabwriter.NewWriter(out, 8, 1, 2, ' ', 0)
 	fmt.Fprintf(w, "kernel\t%s\n", r.Kernel)
 	fmt.Fprintf(w, "caller\t%s (uid %d)\n", r.Caller.User, r.Caller.UID)
 
@@ -122,46 +154,22 @@ func printCheck(out io.Writer, r *hostcheck.Report) {
 		fmt.Fprintf(w, "%s\t%s\n", c.name, c.p)
 	}
 	w.Flush()
+}
 
-	fmt.Fprintln(out)
-	w = tabwriter.NewWriter(out, 8, 1, 2, ' ', 0)
-	fmt.Fprintf(w, "NAMESPACE\tROOT\t%s\n", strings.ToUpper(r.Unprivileged.User)+" (IN A USER NAMESPACE)")
-	for _, k := range libns.AllKinds() {
-		fmt.Fprintf(w, "%s\t%s\t%s\n", k, r.Root.Namespaces[k.String()], r.Unprivileged.Namespaces[k.String()])
+// list is a list of names for printCheck, "none" when empty.
+func list(s []string) string {
+	if len(s) == 0 {
+		return "none"
 	}
-	w.Flush()
+	return strings.Join(s, " ")
+}
 
-	fmt.Fprintln(out)
-	w = tabwriter.NewWriter(out, 8, 1, 2, ' ', 0)
-	fmt.Fprintf(w, "RUNG\tROOT\t%s\n", strings.ToUpper(r.Unprivileged.User))
-	var why []string
-	for i := range r.Root.Rungs {
-		root, unpriv := r.Root.Rungs[i], r.Unprivileged.Rungs[i]
-		fmt.Fprintf(w, "%s\t%s\t%s\n", root.Rung, root.State, unpriv.State)
-		if root.Reason != "" {
-			why = append(why, fmt.Sprintf("  %s for root: %s", root.Rung, root.Reason))
-		}
-		if unpriv.Reason != "" {
-			why = append(why, fmt.Sprintf("  %s for %s: %s", unpriv.Rung, r.Unprivileged.User, unpriv.Reason))
-		}
+// knob is a sysctl's value for printCheck, "absent" when the kernel has none.
+func knob(v *int64) string {
+	if v == nil {
+		return "absent"
 	}
-	w.Flush()
-	if len(why) > 0 {
-		fmt.Fprintln(out, "why:")
-		for _, l := range why {
-			fmt.Fprintln(out, l)
-		}
-	}
-	highest := func(h string) string {
-		if h == "" {
-			return "no rung"
-		}
-		return h
-	}
-	fmt.Fprintf(out, "highest rung: root %s, %s %s\n", highest(r.Root.Highest), r.Unprivileged.User, highest(r.Unprivileged.Highest))
-	for _, n := range r.Notes {
-		fmt.Fprintln(out, "note:", n)
-	}
+	return fmt.Sprint(*v)
 }
 
 func helper(h hostcheck.IDHelper) string {

@@ -55,91 +55,29 @@ var updateCommand = &cli.Command{
 // updateResources reads --resources, then lets each single-value flag
 // override it.
 func updateResources(c *cli.Context) (*specs.LinuxResources, error) {
-	r := &specs.LinuxResources{}
-	if path := c.String("resources"); path != "" {
-		var in io.Reader = os.Stdin
-		if path != "-" {
-			f, err := os.Open(path)
-			if err != nil {
-				return nil, fmt.Errorf("--resources: %w", err)
-			}
-			defer f.Close()
-			in = f
-		}
-		var err error
-		if r, err = runtime.DecodeResources(in); err != nil {
-			return nil, fmt.Errorf("--resources: parse: %w", err)
-		}
+	r, err := resourcesFile(c.String("resources"))
+	if err != nil {
+		return nil, err
 	}
 	for _, name := range []string{"l3-cache-schema", "mem-bw-schema"} {
 		if c.IsSet(name) {
 			return nil, fmt.Errorf("--%s: Intel RDT is not supported", name)
 		}
 	}
-	mem := func() *specs.LinuxMemory {
-		if r.Memory == nil {
-			r.Memory = &specs.LinuxMemory{}
-		}
-		return r.Memory
-	}
-	cpu := func() *specs.LinuxCPU {
-		if r.CPU == nil {
-			r.CPU = &specs.LinuxCPU{}
-		}
-		return r.CPU
-	}
-	var err error
-	uintFlag := func(name string, dst func() **uint64) {
-		if err != nil || !c.IsSet(name) {
-			return
-		}
-		v, e := strconv.ParseUint(c.String(name), 10, 64)
-		if e != nil {
-			err = fmt.Errorf("--%s: invalid value %q", name, c.String(name))
-			return
-		}
-		*dst() = &v
-	}
-	intFlag := func(name string, dst func() **int64) {
-		if err != nil || !c.IsSet(name) {
-			return
-		}
-		v, e := strconv.ParseInt(c.String(name), 10, 64)
-		if e != nil {
-			err = fmt.Errorf("--%s: invalid value %q", name, c.String(name))
-			return
-		}
-		*dst() = &v
-	}
-	// Sizes take units as runc's do; -1 is unlimited.
-	sizeFlag := func(name string, dst func() **int64) {
-		if err != nil || !c.IsSet(name) {
-			return
-		}
-		s := c.String(name)
-		v := int64(-1)
-		if s != "-1" {
-			var e error
-			if v, e = units.RAMInBytes(s); e != nil {
-				err = fmt.Errorf("--%s: invalid value %q: %w", name, s, e)
-				return
-			}
-		}
-		*dst() = &v
-	}
-	uintFlag("cpu-period", func() **uint64 { return &cpu().Period })
-	intFlag("cpu-quota", func() **int64 { return &cpu().Quota })
-	uintFlag("cpu-share", func() **uint64 { return &cpu().Shares })
-	uintFlag("cpu-rt-period", func() **uint64 { return &cpu().RealtimePeriod })
-	intFlag("cpu-rt-runtime", func() **int64 { return &cpu().RealtimeRuntime })
-	intFlag("cpu-idle", func() **int64 { return &cpu().Idle })
-	sizeFlag("memory", func() **int64 { return &mem().Limit })
-	sizeFlag("memory-reservation", func() **int64 { return &mem().Reservation })
-	sizeFlag("memory-swap", func() **int64 { return &mem().Swap })
-	sizeFlag("kernel-memory", func() **int64 { return &mem().Kernel })
-	sizeFlag("kernel-memory-tcp", func() **int64 { return &mem().KernelTCP })
-	if err != nil {
-		return nil, err
+	f := &resourceFlags{c: c}
+	f.uint("cpu-period", func() **uint64 { return &cpuOf(r).Period })
+	f.int("cpu-quota", func() **int64 { return &cpuOf(r).Quota })
+	f.uint("cpu-share", func() **uint64 { return &cpuOf(r).Shares })
+	f.uint("cpu-rt-period", func() **uint64 { return &cpuOf(r).RealtimePeriod })
+	f.int("cpu-rt-runtime", func() **int64 { return &cpuOf(r).RealtimeRuntime })
+	f.int("cpu-idle", func() **int64 { return &cpuOf(r).Idle })
+	f.size("memory", func() **int64 { return &memoryOf(r).Limit })
+	f.size("memory-reservation", func() **int64 { return &memoryOf(r).Reservation })
+	f.size("memory-swap", func() **int64 { return &memoryOf(r).Swap })
+	f.size("kernel-memory", func() **int64 { return &memoryOf(r).Kernel })
+	f.size("kernel-memory-tcp", func() **int64 { return &memoryOf(r).KernelTCP })
+	if f.err != nil {
+		return nil, f.err
 	}
 	if c.IsSet("blkio-weight") {
 		v, e := strconv.ParseUint(c.String("blkio-weight"), 10, 16)
@@ -150,10 +88,10 @@ func updateResources(c *cli.Context) (*specs.LinuxResources, error) {
 		r.BlockIO = &specs.LinuxBlockIO{Weight: &w}
 	}
 	if c.IsSet("cpuset-cpus") {
-		cpu().Cpus = c.String("cpuset-cpus")
+		cpuOf(r).Cpus = c.String("cpuset-cpus")
 	}
 	if c.IsSet("cpuset-mems") {
-		cpu().Mems = c.String("cpuset-mems")
+		cpuOf(r).Mems = c.String("cpuset-mems")
 	}
 	if c.IsSet("pids-limit") {
 		r.Pids = &specs.LinuxPids{Limit: int64(c.Int("pids-limit"))}
@@ -164,4 +102,88 @@ func updateResources(c *cli.Context) (*specs.LinuxResources, error) {
 		r.Memory.Kernel = nil
 	}
 	return r, nil
+}
+
+// resourcesFile reads --resources: a linux.resources JSON file, "-" for
+// standard input, none for empty resources.
+func resourcesFile(path string) (*specs.LinuxResources, error) {
+	if path == "" {
+		return &specs.LinuxResources{}, nil
+	}
+	var in io.Reader = os.Stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("--resources: %w", err)
+		}
+		defer f.Close()
+		in = f
+	}
+	r, err := runtime.DecodeResources(in)
+	if err != nil {
+		return nil, fmt.Errorf("--resources: parse: %w", err)
+	}
+	return r, nil
+}
+
+func memoryOf(r *specs.LinuxResources) *specs.LinuxMemory {
+	if r.Memory == nil {
+		r.Memory = &specs.LinuxMemory{}
+	}
+	return r.Memory
+}
+
+func cpuOf(r *specs.LinuxResources) *specs.LinuxCPU {
+	if r.CPU == nil {
+		r.CPU = &specs.LinuxCPU{}
+	}
+	return r.CPU
+}
+
+// resourceFlags reads update's numeric flags into resource fields; the
+// first bad value is kept in err and the rest are left alone.
+type resourceFlags struct {
+	c   *cli.Context
+	err error
+}
+
+func (f *resourceFlags) uint(name string, dst func() **uint64) {
+	if f.err != nil || !f.c.IsSet(name) {
+		return
+	}
+	v, e := strconv.ParseUint(f.c.String(name), 10, 64)
+	if e != nil {
+		f.err = fmt.Errorf("--%s: invalid value %q", name, f.c.String(name))
+		return
+	}
+	*dst() = &v
+}
+
+func (f *resourceFlags) int(name string, dst func() **int64) {
+	if f.err != nil || !f.c.IsSet(name) {
+		return
+	}
+	v, e := strconv.ParseInt(f.c.String(name), 10, 64)
+	if e != nil {
+		f.err = fmt.Errorf("--%s: invalid value %q", name, f.c.String(name))
+		return
+	}
+	*dst() = &v
+}
+
+// size takes units as runc's flags do; -1 is unlimited.
+func (f *resourceFlags) size(name string, dst func() **int64) {
+	if f.err != nil || !f.c.IsSet(name) {
+		return
+	}
+	s := f.c.String(name)
+	v := int64(-1)
+	if s != "-1" {
+		var e error
+		if v, e = units.RAMInBytes(s); e != nil {
+			f.err = fmt.Errorf("--%s: invalid value %q: %w", name, s, e)
+			return
+		}
+	}
+	*dst() = &v
 }

@@ -23,7 +23,6 @@ import (
 // and mounted through the resulting fd, so a symlink in the rootfs can never
 // redirect a mount onto the host (CVE-2021-30465).
 func setupRootfs(cfg *Config, ns libns.Set, beforePivot func() error) error {
-	s := cfg.Spec
 	unix.Umask(0)
 	// Without a mount namespace of its own the container inherits the
 	// host's (runtime spec: an absent namespace type is inherited), so its
@@ -53,6 +52,25 @@ func setupRootfs(cfg *Config, ns libns.Set, beforePivot func() error) error {
 			return err
 		}
 	}
+	if err := mountAll(root, cfg, ns, hostNS); err != nil {
+		return err
+	}
+	phase.Mark("devices")
+	if err := beforePivot(); err != nil {
+		return err
+	}
+	phase.Mark("createContainer-hooks")
+	if err := switchRoot(cfg, hostNS); err != nil {
+		return err
+	}
+	phase.Mark("pivot_root")
+	return finishRoot(cfg.Spec, hostNS)
+}
+
+// mountAll makes the config's mounts in the rootfs, then its devices and
+// the process' working directory.
+func mountAll(root *os.File, cfg *Config, ns libns.Set, hostNS bool) error {
+	s := cfg.Spec
 	if l := s.Linux.MountLabel; l != "" {
 		if !cfg.SELinux {
 			return fmt.Errorf("linux.mountLabel %q: SELinux is not enabled on the host: the label cannot be applied", l)
@@ -89,34 +107,38 @@ func setupRootfs(cfg *Config, ns libns.Set, beforePivot func() error) error {
 			return err
 		}
 	}
-	if cwd, err := pathrs.MkdirAllHandle(root, s.Process.Cwd, 0o755); err != nil {
+	cwd, err := pathrs.MkdirAllHandle(root, s.Process.Cwd, 0o755)
+	if err != nil {
 		return fmt.Errorf("process.cwd: create %s: %w", s.Process.Cwd, err)
-	} else {
-		cwd.Close()
 	}
-	phase.Mark("devices")
-	if err := beforePivot(); err != nil {
-		return err
-	}
-	phase.Mark("createContainer-hooks")
+	cwd.Close()
+	return nil
+}
+
+// switchRoot makes the rootfs the process' root: pivot_root, or the move
+// of --no-pivot, or chroot where the mount namespace is the host's.
+func switchRoot(cfg *Config, hostNS bool) error {
 	switch {
 	case hostNS:
 		// pivot_root would swap the host's own root: chroot instead.
-		if err = unix.Chroot(cfg.Rootfs); err == nil {
+		err := unix.Chroot(cfg.Rootfs)
+		if err == nil {
 			err = os.Chdir("/")
 		}
 		if err != nil {
 			return fmt.Errorf("chroot %s: %w", cfg.Rootfs, err)
 		}
+		return nil
 	case cfg.NoPivot:
-		err = moveRoot(cfg.Rootfs)
+		return moveRoot(cfg.Rootfs)
 	default:
-		err = pivotRoot(cfg.Rootfs)
+		return pivotRoot(cfg.Rootfs)
 	}
-	if err != nil {
-		return err
-	}
-	phase.Mark("pivot_root")
+}
+
+// finishRoot applies, in the new root, what the config says of it as a
+// whole: propagation, masked and read-only paths, a read-only root.
+func finishRoot(s *specs.Spec, hostNS bool) error {
 	if p := s.Linux.RootfsPropagation; p != "" {
 		flag, ok := propagationOpts[p]
 		if !ok {

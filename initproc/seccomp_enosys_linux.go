@@ -36,17 +36,26 @@ func enosysStub(sc *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 	if sc.DefaultErrnoRet != nil && *sc.DefaultErrnoRet == uint(unix.ENOSYS) {
 		return nil, nil
 	}
+	arches, max, err := highestSyscalls(sc)
+	if err != nil {
+		return nil, err
+	}
+	return assembleStub(arches, max)
+}
+
+// highestSyscalls is the profile's arches and, per arch, the highest
+// number of a syscall it names (-1 for none).
+func highestSyscalls(sc *specs.LinuxSeccomp) ([]libseccomp.ScmpArch, map[libseccomp.ScmpArch]int64, error) {
 	// As runc: only the arches the profile lists get the stub (a profile
 	// without any gets none).
 	var arches []libseccomp.ScmpArch
 	for _, a := range sc.Architectures {
 		arch, err := archOf(a)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		arches = append(arches, arch)
 	}
-	// The highest number of a named syscall, per arch.
 	max := map[libseccomp.ScmpArch]int64{}
 	for _, arch := range arches {
 		max[arch] = -1
@@ -65,19 +74,58 @@ func enosysStub(sc *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 			}
 		}
 	}
+	return arches, max, nil
+}
+
+// stubAsm is a tiny BPF assembler: jumps name labels, resolved by link.
+type stubAsm struct {
+	prog   []stubInsn
+	labels map[string]int
+}
+
+type stubInsn struct {
+	f      unix.SockFilter
+	jt, jf string
+}
+
+func (a *stubAsm) emit(code uint16, k uint32, jt, jf string) {
+	a.prog = append(a.prog, stubInsn{unix.SockFilter{Code: code, K: k}, jt, jf})
+}
+
+func (a *stubAsm) label(name string) { a.labels[name] = len(a.prog) }
+
+// link resolves the labels; the unconditional jump at jaIdx goes to main.
+func (a *stubAsm) link(jaIdx int) ([]unix.SockFilter, error) {
+	out := make([]unix.SockFilter, len(a.prog))
+	for i, in := range a.prog {
+		f := in.f
+		for _, j := range []struct {
+			label string
+			dst   *uint8
+		}{{in.jt, &f.Jt}, {in.jf, &f.Jf}} {
+			if j.label == "" {
+				continue
+			}
+			off := a.labels[j.label] - i - 1
+			if off < 0 || off > 255 {
+				return nil, fmt.Errorf("seccomp ENOSYS stub: jump to %s out of range", j.label)
+			}
+			*j.dst = uint8(off)
+		}
+		if i == jaIdx {
+			f.K = uint32(a.labels["main"] - i - 1)
+		}
+		out[i] = f
+	}
+	return out, nil
+}
+
+// assembleStub writes the stub: per arch, a syscall above the profile's
+// highest gets ENOSYS; everything else goes on to the filter ("main").
+func assembleStub(arches []libseccomp.ScmpArch, max map[libseccomp.ScmpArch]int64) ([]unix.SockFilter, error) {
 	x32, hasX32 := max[libseccomp.ArchX32]
 	hasX32 = hasX32 && x32 >= 0
-
-	// A tiny assembler: jumps name labels, resolved at the end.
-	type insn struct {
-		f      unix.SockFilter
-		jt, jf string
-	}
-	var prog []insn
-	labels := map[string]int{}
-	emit := func(code uint16, k uint32, jt, jf string) {
-		prog = append(prog, insn{unix.SockFilter{Code: code, K: k}, jt, jf})
-	}
+	a := &stubAsm{labels: map[string]int{}}
 	const (
 		ldAbs = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
 		jeq   = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
@@ -87,7 +135,7 @@ func enosysStub(sc *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 		offNr = 0 // struct seccomp_data: nr, arch, ...
 		offAr = 4
 	)
-	emit(ldAbs, offAr, "", "")
+	a.emit(ldAbs, offAr, "", "")
 	n := 0
 	for _, arch := range arches {
 		audit, ok := auditArches[arch]
@@ -95,56 +143,34 @@ func enosysStub(sc *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 			continue // x32 is handled with x86_64; other arches go straight to the filter
 		}
 		next := fmt.Sprintf("arch%d", n+1)
-		labels[fmt.Sprintf("arch%d", n)] = len(prog)
+		a.label(fmt.Sprintf("arch%d", n))
 		n++
-		emit(jeq, audit, "", next)
-		emit(ldAbs, offNr, "", "")
+		a.emit(jeq, audit, "", next)
+		a.emit(ldAbs, offNr, "", "")
 		if arch == libseccomp.ArchAMD64 {
 			if hasX32 {
-				emit(jset, x32SyscallBit, "x32", "")
+				a.emit(jset, x32SyscallBit, "x32", "")
 			} else {
-				emit(jset, x32SyscallBit, "main", "")
+				a.emit(jset, x32SyscallBit, "main", "")
 			}
 		}
-		emit(jgt, uint32(max[arch]), "enosys", "main")
+		a.emit(jgt, uint32(max[arch]), "enosys", "main")
 	}
 	if n == 0 {
 		return nil, nil
 	}
-	labels[fmt.Sprintf("arch%d", n)] = len(prog)
-	// No arch matched: on to the filter (ja's offset is set after layout).
-	emit(unix.BPF_JMP|unix.BPF_JA, 0, "", "")
-	jaIdx := len(prog) - 1
+	a.label(fmt.Sprintf("arch%d", n))
+	// No arch matched: on to the filter (ja's offset is set by link).
+	a.emit(unix.BPF_JMP|unix.BPF_JA, 0, "", "")
+	jaIdx := len(a.prog) - 1
 	if hasX32 {
-		labels["x32"] = len(prog)
-		emit(jgt, uint32(x32), "enosys", "main")
+		a.label("x32")
+		a.emit(jgt, uint32(x32), "enosys", "main")
 	}
-	labels["enosys"] = len(prog)
-	emit(ret, unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS), "", "")
-	labels["main"] = len(prog)
-
-	out := make([]unix.SockFilter, len(prog))
-	for i, in := range prog {
-		f := in.f
-		for _, j := range []struct {
-			label string
-			dst   *uint8
-		}{{in.jt, &f.Jt}, {in.jf, &f.Jf}} {
-			if j.label == "" {
-				continue
-			}
-			off := labels[j.label] - i - 1
-			if off < 0 || off > 255 {
-				return nil, fmt.Errorf("seccomp ENOSYS stub: jump to %s out of range", j.label)
-			}
-			*j.dst = uint8(off)
-		}
-		if i == jaIdx {
-			f.K = uint32(labels["main"] - i - 1)
-		}
-		out[i] = f
-	}
-	return out, nil
+	a.label("enosys")
+	a.emit(ret, unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS), "", "")
+	a.label("main")
+	return a.link(jaIdx)
 }
 
 func archOf(a specs.Arch) (libseccomp.ScmpArch, error) {

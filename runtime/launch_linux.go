@@ -13,9 +13,9 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/rungrt/rung/internal/killpoint"
 	"github.com/rungrt/rung/internal/phase"
 	"github.com/rungrt/rung/libns"
-	"github.com/rungrt/rung/internal/killpoint"
 )
 
 // launchOptions say how to start a child of rung's own binary, `rung
