@@ -482,15 +482,25 @@ func moveRoot(rootfs string) error {
 	return os.Chdir("/")
 }
 
+// openInRoot opens p, inside the container after pivot_root (no /proc
+// magic link followed), for maskPath and readonlyPath: -1 and no error
+// when p does not exist, which leaves nothing to mask.
+func openInRoot(p string) (int, error) {
+	fd, err := mountfd.OpenPath(p, 0, 0)
+	if errors.Is(err, unix.ENOENT) {
+		return -1, nil
+	}
+	if err != nil {
+		return -1, err
+	}
+	return fd, nil
+}
+
 // maskPath hides p: a directory under an empty read-only tmpfs, anything
 // else under /dev/null. slave: see mountEntry.
 func maskPath(p string, slave bool) error {
-	// Inside the container, after pivot_root: no /proc magic link.
-	fd, err := mountfd.OpenPath(p, 0, 0)
-	if errors.Is(err, unix.ENOENT) {
-		return nil
-	}
-	if err != nil {
+	fd, err := openInRoot(p)
+	if fd < 0 {
 		return err
 	}
 	defer unix.Close(fd)
@@ -551,11 +561,8 @@ func mountEmptyTmpfs(target int) error {
 
 // readonlyPath bind-mounts p read-only over itself. slave: see mountEntry.
 func readonlyPath(p string, slave bool) error {
-	fd, err := mountfd.OpenPath(p, 0, 0)
-	if errors.Is(err, unix.ENOENT) {
-		return nil
-	}
-	if err != nil {
+	fd, err := openInRoot(p)
+	if fd < 0 {
 		return err
 	}
 	defer unix.Close(fd)

@@ -152,6 +152,12 @@ func writeDeviceRules(dir string, rules []*devconfig.Rule) error {
 	if err := cgroups.WriteFile(dir, "devices.deny", "a"); err != nil {
 		return err
 	}
+	return appendDeviceRules(dir, rules)
+}
+
+// appendDeviceRules writes each rule to a v1 devices cgroup in order, which
+// appends it to the cgroup's list: the latest rule for a device decides.
+func appendDeviceRules(dir string, rules []*devconfig.Rule) error {
 	for _, r := range rules {
 		file := "devices.deny"
 		if r.Allow {

@@ -19,16 +19,7 @@ func updateDevices(m cgroups.Manager, cg *cgroups.Cgroup, rules []*devices.Rule)
 		if dir == "" {
 			return fmt.Errorf("no devices cgroup")
 		}
-		for _, r := range rules {
-			file := "devices.deny"
-			if r.Allow {
-				file = "devices.allow"
-			}
-			if err := cgroups.WriteFile(dir, file, r.CgroupString()); err != nil {
-				return fmt.Errorf("%s %s: %w", file, r.CgroupString(), err)
-			}
-		}
-		return nil
+		return appendDeviceRules(dir, rules)
 	}
 	res := *cg.Resources
 	res.Devices = append(append([]*devices.Rule{}, cg.Resources.Devices...), rules...)
