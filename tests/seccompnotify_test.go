@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -165,6 +166,16 @@ func (a *agent) states() []specs.ContainerProcessState {
 	return append([]specs.ContainerProcessState{}, a.got...)
 }
 
+// waitStates waits, up to 10 s, until the agent has stored n states, and
+// returns what it has.
+func (a *agent) waitStates(n int) []specs.ContainerProcessState {
+	deadline := time.Now().Add(10 * time.Second)
+	for len(a.states()) < n && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	return a.states()
+}
+
 func (a *agent) reset() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -236,8 +247,14 @@ func TestSeccompNotify(t *testing.T) {
 		s.Linux.Seccomp = notifyProfile(a.path)
 	})
 	a.reset()
+	// Deleted before the agent's cleanup waits for its connections to end
+	// (cleanups run last first): a container left holding the notify fd
+	// would keep that wait from ever returning.
+	t.Cleanup(func() { e.rung("delete", "--force", "sn-ce") })
 	e.must("create", "--bundle", b, "sn-ce")
-	if sts := a.states(); len(sts) != 1 || sts[0].State.Status != specs.StateCreating {
+	// The agent stores what it got in its own goroutine, possibly after
+	// create has returned.
+	if sts := a.waitStates(1); len(sts) != 1 || sts[0].State.Status != specs.StateCreating {
 		t.Fatalf("create: the agent got %+v", sts)
 	}
 	e.must("start", "sn-ce")
