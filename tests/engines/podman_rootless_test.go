@@ -53,7 +53,7 @@ func rootlessPodmanSetup() (*rootlessPodmanT, error) {
 
 func (p *rootlessPodmanT) setup() error {
 	// A user left by an interrupted run goes first.
-	exec.Command("userdel", "-r", p.name).Run()
+	removeUser(p.name)
 	p.home = filepath.Join(work, "podman-rootless")
 	if out, err := exec.Command("useradd", "-d", p.home, "-m", "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0", "-s", "/bin/sh", p.name).CombinedOutput(); err != nil {
 		return fmt.Errorf("useradd: %v %s", err, out)
@@ -127,7 +127,7 @@ func (p *rootlessPodmanT) teardown() {
 		exec.Command("loginctl", "disable-linger", p.name).Run()
 		exec.Command("systemctl", "stop", "user@"+p.uid+".service").Run()
 	}
-	exec.Command("userdel", "-r", p.name).Run()
+	removeUser(p.name)
 	for _, f := range []string{"/etc/subuid", "/etc/subgid"} {
 		removeLine(f, rootlessSubIDs)
 	}
@@ -157,6 +157,15 @@ func (c *C) podmanRootlessMust(args ...string) string {
 		c.Fatalf("podman (as %s) %s: %s", rootlessPodmanUser, strings.Join(args, " "), r)
 	}
 	return r.Out
+}
+
+// removeUser removes a user and its home, after its processes: rootless
+// podman leaves a pause process holding the user's namespace, and userdel
+// refuses a user that still runs one.
+func removeUser(name string) {
+	exec.Command("pkill", "-KILL", "-u", name).Run()
+	waitFor(5*time.Second, func() bool { return exec.Command("pgrep", "-u", name).Run() != nil })
+	exec.Command("userdel", "-f", "-r", name).Run()
 }
 
 func appendLine(file, line string) error {
