@@ -20,6 +20,7 @@ import (
 
 	"github.com/rungrt/rung/initproc"
 	"github.com/rungrt/rung/internal/phase"
+	"github.com/rungrt/rung/internal/seccompcache"
 	"github.com/rungrt/rung/runtime/killpoint"
 )
 
@@ -535,7 +536,7 @@ func List(root string) ([]*Container, error) {
 	}
 	var out []*Container
 	for _, e := range entries {
-		if !e.IsDir() {
+		if !e.IsDir() || e.Name() == seccompcache.DirName {
 			continue
 		}
 		c, err := Load(root, e.Name())

@@ -718,6 +718,9 @@ func sendConfig(sync *os.File, s *specs.Spec, plan spec.Plan, isolated libns.Set
 		// host root can: the runtime opens them for it.
 		BindSources: plan.Create.Has(libns.User) && hasBindMount(s, bundle),
 	}
+	if err := prepareSeccomp(&cfg.SeccompBPF, o.Root, s.Linux.Seccomp); err != nil {
+		return err
+	}
 	if err := json.NewEncoder(sync).Encode(&cfg); err != nil {
 		return fmt.Errorf("send config to init: %w", err)
 	}

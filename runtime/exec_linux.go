@@ -257,7 +257,12 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 	if c.Rec.Config != nil && c.Rec.Config.Linux != nil {
 		seccomp = c.Rec.Config.Linux.Seccomp
 	}
-	if err := json.NewEncoder(parent).Encode(initproc.ExecConfig{Process: o.Process, Seccomp: seccomp, ConsoleFd: consoleFd, PreserveFds: childPreserved, RootFd: rootFd, SELinux: selinuxOn, Log: execLog.w != nil, Joined: joined}); err != nil {
+	var seccompBPF *initproc.SeccompBPF
+	if err := prepareSeccomp(&seccompBPF, c.root, seccomp); err != nil {
+		kill()
+		return -1, err
+	}
+	if err := json.NewEncoder(parent).Encode(initproc.ExecConfig{Process: o.Process, Seccomp: seccomp, SeccompBPF: seccompBPF, ConsoleFd: consoleFd, PreserveFds: childPreserved, RootFd: rootFd, SELinux: selinuxOn, Log: execLog.w != nil, Joined: joined}); err != nil {
 		kill()
 		return -1, fmt.Errorf("send process to exec: %w", err)
 	}
