@@ -216,18 +216,22 @@ func (d *Dir) Store(key [32]byte, prog []byte, flags uint64) error {
 		_ = unix.Unlinkat(d.fd, tmp, 0)
 		return err
 	}
-	return d.trim()
+	return d.trim(entryName(key))
 }
 
 // trim evicts the least recently used entries beyond maxEntries or
 // maxBytes, and what is not an entry: temporary files left by a killed
 // writer (older than a minute), and anything else a cache does not hold.
-func (d *Dir) trim() error {
-	dup, err := unix.Dup(d.fd)
+// keep, just stored, goes first whatever its mtime (timestamps are
+// coarse: entries stored in one tick tie).
+func (d *Dir) trim(keep string) error {
+	// A description of its own: a dup would share, and leave at the
+	// end, the directory offset of d.fd.
+	fd, err := unix.Openat(d.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
-	dir := os.NewFile(uintptr(dup), d.path)
+	dir := os.NewFile(uintptr(fd), d.path)
 	names, err := dir.Readdirnames(-1)
 	dir.Close()
 	if err != nil {
@@ -260,7 +264,12 @@ func (d *Dir) trim() error {
 		}
 		entries = append(entries, entry{name, st.Size, mtime})
 	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].mtime > entries[j].mtime })
+	sort.Slice(entries, func(i, j int) bool {
+		if (entries[i].name == keep) != (entries[j].name == keep) {
+			return entries[i].name == keep
+		}
+		return entries[i].mtime > entries[j].mtime
+	})
 	var total int64
 	for i, e := range entries {
 		total += e.size
