@@ -149,7 +149,7 @@ func (b *bench) profile(rt *runtime, bundle string, n, warmup int) *anatomy {
 	a := &anatomy{between: map[string][]float64{}, groups: map[string][]float64{}, spans: map[string][]float64{}, offsets: map[string][]float64{}, prev: map[string]map[string]int{}}
 	for i := 0; i < warmup+n; i++ {
 		measured := i >= warmup
-		path := filepath.Join(rt.work, fmt.Sprintf("profile-%s-%d", filepath.Base(bundle), i))
+		path := filepath.Join(rt.work, fmt.Sprintf("profile-%s-%s-%d", rt.name, filepath.Base(bundle), i))
 		id := fmt.Sprintf("prof-%d", i)
 		res := rt.runWith(runOpts{env: []string{"RUNG_PROFILE=" + path}, noRSS: true},
 			rt.bin, "--root", rt.root, "run", "--bundle", bundle, id)
