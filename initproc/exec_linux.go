@@ -51,7 +51,7 @@ func execProcess(cfg *ExecConfig) error {
 	if err != nil {
 		return err
 	}
-	filter, err := buildSeccomp(cfg.Seccomp)
+	filter, err := seccompFor(cfg.Seccomp, cfg.SeccompBPF)
 	if err != nil {
 		return err
 	}

@@ -285,7 +285,7 @@ func checkInitConfig(t *testing.T, cfg *Config) {
 		return // setup refuses it before anything else
 	}
 	s := cfg.Spec
-	_ = s.Linux.Seccomp // setup's first read of the config
+	_, _ = seccompFor(s.Linux.Seccomp, cfg.SeccompBPF) // setup's first read of the config
 	for _, m := range s.Mounts {
 		parseMountOptions(m.Type, m.Options)
 	}

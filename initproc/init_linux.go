@@ -180,7 +180,7 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 		return nil, err
 	}
 	phase.Mark("procfs-caps")
-	filter, err := buildSeccomp(s.Linux.Seccomp)
+	filter, err := seccompFor(s.Linux.Seccomp, cfg.SeccompBPF)
 	if err != nil {
 		return nil, err
 	}

@@ -54,6 +54,8 @@ type Config struct {
 	// sources, which the runtime opens in init's mount namespace and sends
 	// in one message, in the order of BindSourcePaths.
 	BindSources bool `json:"bindSources,omitempty"`
+	// SeccompBPF is linux.seccomp compiled by the runtime (PrepareSeccomp).
+	SeccompBPF *SeccompBPF `json:"seccompBPF,omitempty"`
 	// bindFds: mount index → fd received for its source.
 	bindFds map[int]int
 }
@@ -88,6 +90,8 @@ type ExecConfig struct {
 	Process   *specs.Process      `json:"process"`
 	ConsoleFd int                 `json:"consoleFd,omitempty"` // with process.terminal
 	Seccomp   *specs.LinuxSeccomp `json:"seccomp,omitempty"`
+	// SeccompBPF is Seccomp compiled by the runtime (PrepareSeccomp).
+	SeccompBPF *SeccompBPF `json:"seccompBPF,omitempty"`
 	// PreserveFds: this process' fds to hand on as 3, 4, ... (--preserve-fds)
 	PreserveFds []int `json:"preserveFds,omitempty"`
 	// RootFd: init's root directory, to chroot into, for a container that

@@ -23,6 +23,7 @@ import (
 	"github.com/rungrt/rung/initproc"
 	"github.com/rungrt/rung/internal/killpoint"
 	"github.com/rungrt/rung/internal/phase"
+	"github.com/rungrt/rung/internal/seccompcache"
 	"github.com/rungrt/rung/internal/statefs"
 	"github.com/rungrt/rung/libns"
 )
@@ -521,7 +522,7 @@ func List(root string) ([]*Container, error) {
 	}
 	var out []*Container
 	for _, e := range entries {
-		if !e.IsDir() {
+		if !e.IsDir() || e.Name() == seccompcache.DirName {
 			continue
 		}
 		c, err := Load(root, e.Name())

@@ -521,7 +521,13 @@ func (c *creation) handshake() error {
 	// Hooks during create see "created", as runc and crun pass it and the
 	// runtime-tools hook tests expect.
 	c.hookState = &specs.State{Version: ociVersion, ID: c.o.ID, Status: specs.StateCreated, Pid: c.init.pid, Bundle: c.bundle, Annotations: c.s.Annotations}
-	if err := sendConfig(c.init.sync, c.configFor()); err != nil {
+	cfg := c.configFor()
+	// The compiled filter goes with the config: from the cache, or
+	// compiled now while init starts up.
+	if err := prepareSeccomp(&cfg.SeccompBPF, c.o.Root, c.s.Linux.Seccomp); err != nil {
+		return err
+	}
+	if err := sendConfig(c.init.sync, cfg); err != nil {
 		return err
 	}
 	phase.Mark("config-sent")

@@ -270,8 +270,12 @@ func (x *execution) configure() error {
 		}
 	}
 	killpoint.Hit(killpoint.ExecCgroup)
+	var seccompBPF *initproc.SeccompBPF
+	if err := prepareSeccomp(&seccompBPF, x.c.root, x.seccomp); err != nil {
+		return err
+	}
 	cfg := initproc.ExecConfig{
-		Process: x.o.Process, Seccomp: x.seccomp,
+		Process: x.o.Process, Seccomp: x.seccomp, SeccompBPF: seccompBPF,
 		ConsoleFd: x.proc.consoleFd, PreserveFds: x.proc.preserved, RootFd: x.proc.rootFd,
 		SELinux: x.selinuxOn, Log: x.log.w != nil, Joined: joined,
 	}

@@ -33,7 +33,8 @@ var markWhat = map[string]string{
 	"rung config-sent":           "config JSON encoded to init",
 	"init config-received":       "init: config JSON decoded (round trip 1)",
 	"init procfs-caps":           "init: cgroupns, private procfs, capabilities",
-	"init seccomp-compiled":      "init: seccomp filter compiled (libseccomp)",
+	"init seccomp-compiled":      "init: seccomp filter compiled (libseccomp), or checked as sent",
+	"rung seccomp-prepared":      "seccomp filter compiled, or taken from the cache (rung's root)",
 	"init rootfs-bound":          "init: / rslave, rootfs bind",
 	"init mounts":                "init: config mounts (proc, dev, sys, ...)",
 	"init devices":               "init: /dev nodes and links",
@@ -76,7 +77,8 @@ var markGroup = map[string]string{
 	"init masked-paths":     "rootfs + mounts + masked paths",
 	"init pivot_root":       "pivot_root",
 	"init seccomp-compiled": "seccomp compile + load", "init seccomp-loaded": "seccomp compile + load",
-	"init procfs-caps": "process attributes, credentials", "init process-attrs": "process attributes, credentials",
+	"rung seccomp-prepared": "seccomp compile + load",
+	"init procfs-caps":      "process attributes, credentials", "init process-attrs": "process attributes, credentials",
 	"init ready": "process attributes, credentials", "init exec": "process attributes, credentials",
 	"rung namespaces-verified": "verify namespaces, write state", "rung state-written": "verify namespaces, write state",
 	"rung user-execd": "execve of the user process",
@@ -93,6 +95,7 @@ var intervals = []struct{ label, from, to string }{
 	{"init: clone+exec to main (overlaps the attach)", "rung init-spawn", "init main"},
 	{"config to init: rung encodes, init decodes", "rung cgroup-applied", "init config-received"},
 	{"init: seccomp compile alone", "init procfs-caps", "init seccomp-compiled"},
+	{"rung: seccomp compile or cache alone", "rung cgroup-applied", "rung seccomp-prepared"},
 	{"init: config received to ready (all of setup)", "init config-received", "init ready"},
 	{"user process: init's exec to rung seeing it", "init exec", "rung user-execd"},
 	{"create part of run: fork to init released", "bench fork", "rung init-released"},
@@ -146,7 +149,7 @@ func (b *bench) profile(rt *runtime, bundle string, n, warmup int) *anatomy {
 	a := &anatomy{between: map[string][]float64{}, groups: map[string][]float64{}, spans: map[string][]float64{}, offsets: map[string][]float64{}, prev: map[string]map[string]int{}}
 	for i := 0; i < warmup+n; i++ {
 		measured := i >= warmup
-		path := filepath.Join(rt.work, fmt.Sprintf("profile-%s-%d", filepath.Base(bundle), i))
+		path := filepath.Join(rt.work, fmt.Sprintf("profile-%s-%s-%d", rt.name, filepath.Base(bundle), i))
 		id := fmt.Sprintf("prof-%d", i)
 		res := rt.runWith(runOpts{env: []string{"RUNG_PROFILE=" + path}, noRSS: true},
 			rt.bin, "--root", rt.root, "run", "--bundle", bundle, id)

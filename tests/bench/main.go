@@ -32,6 +32,7 @@ func main() {
 	rungBin := flag.String("rung", "", "rung binary to measure (required)")
 	runcBin := flag.String("runc", "/usr/sbin/runc", "runc binary")
 	crunBin := flag.String("crun", "/usr/bin/crun", "crun binary")
+	oldBin := flag.String("rung-old", "", "a second rung binary (an older build) measured beside -rung as rung-old")
 	n := flag.Int("n", 30, "measured iterations per runtime")
 	warmup := flag.Int("warmup", 3, "untimed iterations per runtime before measuring")
 	tputRounds := flag.Int("tput-rounds", 5, "measured throughput rounds (after one warm-up round); 0: none")
@@ -65,7 +66,7 @@ func main() {
 	// goes away early (| head) cannot kill this program with SIGPIPE
 	// before the temp dir is gone.
 	var report bytes.Buffer
-	cfg := config{rung: *rungBin, runc: *runcBin, crun: *crunBin, n: *n, warmup: *warmup,
+	cfg := config{rung: *rungBin, rungOld: *oldBin, runc: *runcBin, crun: *crunBin, n: *n, warmup: *warmup,
 		tputRounds: *tputRounds, tputPerStream: *tputPerStream, profile: *profileN, niceNote: niceNote}
 	code := benchmark(ctx, &report, work, cfg)
 	if err := os.RemoveAll(work); err != nil {
@@ -77,7 +78,7 @@ func main() {
 
 // config is what the flags ask for.
 type config struct {
-	rung, runc, crun          string
+	rung, rungOld, runc, crun string
 	n, warmup                 int
 	tputRounds, tputPerStream int
 	profile                   int
@@ -123,6 +124,11 @@ func benchmark(ctx context.Context, out io.Writer, work string, cfg config) int 
 		b.preflight(rt)
 		b.runtimes = append(b.runtimes, rt)
 	}
+	if cfg.rungOld != "" {
+		rt := newRuntime(r, "rung-old", cfg.rungOld)
+		b.preflight(rt)
+		b.runtimes = append(b.runtimes, rt)
+	}
 	if cfg.niceNote != "" {
 		b.notes = append(b.notes, cfg.niceNote)
 	}
@@ -139,13 +145,16 @@ func benchmark(ctx context.Context, out io.Writer, work string, cfg config) int 
 	if bundles.seccompErr != nil {
 		b.notes = append(b.notes, fmt.Sprintf("no run-seccomp row: %v (make deps installs podman, whose containers-common has it)", bundles.seccompErr))
 	}
-	var anat, anatSecc *anatomy
+	var anat, anatSecc, anatSeccOld *anatomy
 	crunNote := ""
 	if cfg.profile > 0 && ctx.Err() == nil {
 		if rt := b.runtimes[0]; rt.broken == "" {
 			anat = b.profile(rt, b.bundles.run, cfg.profile, 2)
 			if b.bundles.seccomp != "" {
 				anatSecc = b.profile(rt, b.bundles.seccomp, cfg.profile, 2)
+				if len(b.runtimes) > 3 && b.runtimes[3].broken == "" {
+					anatSeccOld = b.profile(b.runtimes[3], b.bundles.seccomp, cfg.profile, 2)
+				}
 			}
 		}
 		crunNote = b.crunBreakdown(b.runtimes[2])
@@ -160,6 +169,9 @@ func benchmark(ctx context.Context, out io.Writer, work string, cfg config) int 
 	}
 	if anatSecc != nil {
 		anatSecc.report(out, "`rung run` (/bin/true) with podman's default seccomp profile", true, "")
+	}
+	if anatSeccOld != nil {
+		anatSeccOld.report(out, "`rung-old run` (/bin/true) with podman's default seccomp profile", true, "")
 	}
 	return 0
 }
