@@ -411,6 +411,14 @@ func TestRootlessBadInput(t *testing.T) {
 	}
 	// The state root as runc picks it: /run/rung without
 	// $XDG_RUNTIME_DIR, and a runtime directory the user cannot write.
+	// Root's /run/rung (0700) is there on any host where root ran rung;
+	// a fresh guest may not have it yet.
+	if _, err := os.Stat("/run/rung"); os.IsNotExist(err) {
+		if err := os.Mkdir("/run/rung", 0o700); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Remove("/run/rung") })
+	}
 	for _, tc := range []struct{ xdg, want string }{
 		{"", "open /run/rung: permission denied"},
 		{"/proc/rung-no-such-dir", "the path in $XDG_RUNTIME_DIR must be writable by the user"},
