@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/cgroups"
@@ -196,6 +197,37 @@ func (ref *CgroupRef) manager(res *cgroups.Resources) (cgroups.Manager, error) {
 		return nil, fmt.Errorf("cgroup: %w", err)
 	}
 	return m, nil
+}
+
+// joinCgroup moves pid into path, the container's cgroup (or a sub-cgroup
+// of it) for controller key. A rootless caller outside the subtree systemd
+// delegated to its user (a login session's scope, say) may not move a
+// process into it: cgroup v2 wants write access to the common ancestor.
+// Under systemd the user's own instance is then asked to (D-Bus
+// AttachProcessesToUnit, which it takes to the system manager), as runc
+// does; if that fails too, so does the exec: the process never runs
+// outside the container's cgroup.
+func (c *Container) joinCgroup(key, path string, pid int) error {
+	err := cgroups.WriteCgroupProc(path, pid)
+	ref := c.Rec.Cgroup
+	if err == nil || !errors.Is(err, os.ErrPermission) || ref == nil || ref.Systemd == nil || !ref.Rootless {
+		return err
+	}
+	sub, rerr := filepath.Rel(ref.Paths[key], path)
+	if rerr != nil || strings.HasPrefix(sub, "..") {
+		return err
+	}
+	if sub == "." {
+		sub = ""
+	}
+	m, merr := ref.manager(nil)
+	if merr != nil {
+		return fmt.Errorf("%w (and through systemd: %v)", err, merr)
+	}
+	if aerr := m.AddPid(sub, pid); aerr != nil {
+		return fmt.Errorf("%w (and through systemd: %v)", err, aerr)
+	}
+	return nil
 }
 
 // readCgroupRef reads the cgroup a create recorded in dir before making it.

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"syscall"
 
-	"github.com/opencontainers/cgroups"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -264,8 +263,8 @@ func (x *execution) configure() error {
 		return err
 	}
 	killpoint.Hit(killpoint.ExecJoined)
-	for _, path := range x.cgroupPaths {
-		if err := cgroups.WriteCgroupProc(path, x.pid); err != nil {
+	for key, path := range x.cgroupPaths {
+		if err := x.c.joinCgroup(key, path, x.pid); err != nil {
 			return fmt.Errorf("join the container's cgroup %s: %w", path, err)
 		}
 	}
