@@ -54,13 +54,7 @@ func (r *rootless) userUnitProps(unit string, props ...string) map[string]string
 	if err != nil {
 		r.t.Fatalf("systemctl --user show %s: %v", unit, err)
 	}
-	m := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		if k, v, ok := strings.Cut(line, "="); ok {
-			m[k] = v
-		}
-	}
-	return m
+	return parseProps(out)
 }
 
 // TestRootlessSystemd: on a systemd host with cgroup v2, --systemd-cgroup
@@ -98,13 +92,7 @@ func TestRootlessSystemd(t *testing.T) {
 	if want := strings.TrimPrefix(cgDir, "/sys/fs/cgroup"); p["ControlGroup"] != want {
 		t.Errorf("user unit %s control group %q, want %q", unit, p["ControlGroup"], want)
 	}
-	readCg := func(file string) string {
-		data, err := os.ReadFile(filepath.Join(cgDir, file))
-		if err != nil {
-			t.Errorf("read %s: %v", file, err)
-		}
-		return strings.TrimSpace(string(data))
-	}
+	readCg := func(file string) string { return readCgroupFile(t, cgDir, file) }
 	if got := readCg("memory.max"); got != fmt.Sprint(limit) {
 		t.Errorf("memory.max %q", got)
 	}

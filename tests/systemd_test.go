@@ -26,6 +26,11 @@ func unitProps(t *testing.T, unit string, props ...string) map[string]string {
 	if err != nil {
 		t.Fatalf("systemctl show %s: %v", unit, err)
 	}
+	return parseProps(out)
+}
+
+// parseProps reads systemctl show's KEY=VALUE lines.
+func parseProps(out []byte) map[string]string {
 	m := map[string]string{}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		if k, v, ok := strings.Cut(line, "="); ok {
@@ -33,6 +38,17 @@ func unitProps(t *testing.T, unit string, props ...string) map[string]string {
 		}
 	}
 	return m
+}
+
+// readCgroupFile is a cgroup file's value, trimmed; a read error fails
+// the test (and reads as "").
+func readCgroupFile(t *testing.T, dir, file string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, file))
+	if err != nil {
+		t.Errorf("read %s: %v", file, err)
+	}
+	return strings.TrimSpace(string(data))
 }
 
 // noUnit fails unless the unit is gone: not loaded, and its cgroup removed.
@@ -104,13 +120,7 @@ func TestSystemdCgroupManager(t *testing.T) {
 	if p["ControlGroup"] != "/system.slice/"+unit {
 		t.Errorf("unit %s control group %q", unit, p["ControlGroup"])
 	}
-	readCg := func(file string) string {
-		data, err := os.ReadFile(filepath.Join(cgDir, file))
-		if err != nil {
-			t.Errorf("read %s: %v", file, err)
-		}
-		return strings.TrimSpace(string(data))
-	}
+	readCg := func(file string) string { return readCgroupFile(t, cgDir, file) }
 	if got := readCg("memory.max"); got != fmt.Sprint(limit) {
 		t.Errorf("memory.max %q", got)
 	}
