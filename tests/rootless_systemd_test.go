@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -122,6 +123,14 @@ func TestRootlessSystemd(t *testing.T) {
 	r.mustAs("resume", id)
 	if st := r.state(id); st.Status != specs.StateRunning {
 		t.Errorf("after resume: %s", st.Status)
+	}
+	// events reads the delegated cgroup's stats: the limit update set.
+	var ev statsEvent
+	if out := r.mustAs("events", "--stats", id).stdout; json.Unmarshal([]byte(out), &ev) != nil || ev.Type != "stats" || ev.Data.Memory.Usage.Limit != 32<<20 {
+		t.Errorf("events --stats: %q", out)
+	}
+	if ps := r.mustAs("ps", id).stdout; !strings.Contains(ps, "sleep 1000") {
+		t.Errorf("ps:\n%s", ps)
 	}
 	r.mustAs("delete", "--force", id)
 	if p := r.userUnitProps(unit, "LoadState", "ActiveState"); p["LoadState"] != "not-found" && p["ActiveState"] != "inactive" {
