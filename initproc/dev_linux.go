@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -120,19 +119,6 @@ func hasMount(s *specs.Spec, dest string) bool {
 		}
 	}
 	return false
-}
-
-// inUserNamespace tells whether this process runs in a user namespace
-// other than the host's: the initial namespace maps every id, "0 0
-// 4294967295", and any other map is a child's.
-func inUserNamespace() bool {
-	data, err := os.ReadFile("/proc/self/uid_map")
-	if err != nil {
-		// No uid_map: a kernel without user namespaces.
-		return false
-	}
-	f := strings.Fields(string(data))
-	return !(len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295")
 }
 
 // createDevices makes each device node. In a user namespace mknod is not

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"github.com/moby/sys/userns"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -80,7 +81,7 @@ func mountAll(root *os.File, cfg *Config, ns libns.Set, hostNS bool) error {
 	// Devices are bound, not made, in the container's user namespace, and
 	// also when rung itself runs in one (rootless podman runs its runtime
 	// as uid 0 of the user's namespace): mknod is refused to both.
-	userns := ns.Has(libns.User) || inUserNamespace()
+	inUserNS := ns.Has(libns.User) || userns.RunningInUserNS()
 	devMounted, devBind := false, false
 	for _, m := range s.Mounts {
 		if filepath.Clean(m.Destination) == "/dev" {
@@ -103,7 +104,7 @@ func mountAll(root *os.File, cfg *Config, ns libns.Set, hostNS bool) error {
 	// A bound /dev tree (the host's, say) brings its own nodes: as with
 	// runc nothing is added, which would write to the bind's source.
 	if !devBind {
-		if err := setupDev(root, s, userns, hostNS); err != nil {
+		if err := setupDev(root, s, inUserNS, hostNS); err != nil {
 			return err
 		}
 	}
