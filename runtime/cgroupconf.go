@@ -122,11 +122,17 @@ const defaultScopePrefix = "rung"
 
 // ParseSystemdCgroupsPath reads a cgroupsPath in runc's systemd form,
 // "slice:prefix:name". An empty path means runc's default, the container
-// ID in system.slice. Anything else is refused here, before any unit or
-// process exists, rather than handed to systemd to guess at.
-func ParseSystemdCgroupsPath(path, id string) (*SystemdUnit, error) {
+// ID in system.slice, or for a rootless caller in user.slice of its own
+// systemd instance (the user bus), as runc's. Anything else is refused
+// here, before any unit or process exists, rather than handed to systemd
+// to guess at.
+func ParseSystemdCgroupsPath(path, id string, rootless bool) (*SystemdUnit, error) {
+	defaultSlice := "system.slice"
+	if rootless {
+		defaultSlice = "user.slice"
+	}
 	if path == "" {
-		return &SystemdUnit{Slice: "system.slice", ScopePrefix: defaultScopePrefix, Name: id}, nil
+		return &SystemdUnit{Slice: defaultSlice, ScopePrefix: defaultScopePrefix, Name: id}, nil
 	}
 	parts := strings.Split(path, ":")
 	if len(parts) != 3 {
@@ -134,7 +140,7 @@ func ParseSystemdCgroupsPath(path, id string) (*SystemdUnit, error) {
 	}
 	u := &SystemdUnit{Slice: parts[0], ScopePrefix: parts[1], Name: parts[2]}
 	if u.Slice == "" {
-		u.Slice = "system.slice"
+		u.Slice = defaultSlice
 	}
 	if _, err := systemd.ExpandSlice(u.Slice); err != nil {
 		return nil, fmt.Errorf("linux.cgroupsPath %q: slice: %w", path, err)

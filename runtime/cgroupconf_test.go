@@ -9,27 +9,32 @@ import (
 
 func TestParseSystemdCgroupsPath(t *testing.T) {
 	for _, tc := range []struct {
-		path    string
-		want    SystemdUnit
-		wantErr string
+		path     string
+		rootless bool
+		want     SystemdUnit
+		wantErr  string
 	}{
-		{"", SystemdUnit{"system.slice", "rung", "ctr"}, ""},
-		{"machine.slice:libpod:abc", SystemdUnit{"machine.slice", "libpod", "abc"}, ""},
-		{":cri-containerd:abc", SystemdUnit{"system.slice", "cri-containerd", "abc"}, ""},
-		{"kubepods-besteffort-pod1.slice:cri-containerd:abc", SystemdUnit{"kubepods-besteffort-pod1.slice", "cri-containerd", "abc"}, ""},
-		{"system.slice::my.slice", SystemdUnit{"system.slice", "", "my.slice"}, ""},
-		{"/a/b", SystemdUnit{}, `expected "slice:prefix:name"`},
-		{"a:b:c:d", SystemdUnit{}, `expected "slice:prefix:name"`},
-		{"system:rung:x", SystemdUnit{}, "slice: invalid slice name"},
-		{"a--b.slice:rung:x", SystemdUnit{}, "slice: invalid slice name"},
-		{"a/b.slice:rung:x", SystemdUnit{}, "slice: invalid slice name"},
-		{"system.slice:rung:", SystemdUnit{}, "empty unit name"},
-		{"system.slice:rung:..", SystemdUnit{}, `invalid name ".."`},
-		{"system.slice:rung:a/b", SystemdUnit{}, `invalid name "a/b"`},
-		{"system.slice:r/x:a", SystemdUnit{}, `invalid prefix "r/x"`},
-		{"system.slice::-x.slice", SystemdUnit{}, "name: invalid slice name"},
+		{"", false, SystemdUnit{"system.slice", "rung", "ctr"}, ""},
+		// A rootless caller's default is its own instance's user.slice.
+		{"", true, SystemdUnit{"user.slice", "rung", "ctr"}, ""},
+		{":libpod:abc", true, SystemdUnit{"user.slice", "libpod", "abc"}, ""},
+		{"machine.slice:libpod:abc", true, SystemdUnit{"machine.slice", "libpod", "abc"}, ""},
+		{"machine.slice:libpod:abc", false, SystemdUnit{"machine.slice", "libpod", "abc"}, ""},
+		{":cri-containerd:abc", false, SystemdUnit{"system.slice", "cri-containerd", "abc"}, ""},
+		{"kubepods-besteffort-pod1.slice:cri-containerd:abc", false, SystemdUnit{"kubepods-besteffort-pod1.slice", "cri-containerd", "abc"}, ""},
+		{"system.slice::my.slice", false, SystemdUnit{"system.slice", "", "my.slice"}, ""},
+		{"/a/b", false, SystemdUnit{}, `expected "slice:prefix:name"`},
+		{"a:b:c:d", false, SystemdUnit{}, `expected "slice:prefix:name"`},
+		{"system:rung:x", false, SystemdUnit{}, "slice: invalid slice name"},
+		{"a--b.slice:rung:x", false, SystemdUnit{}, "slice: invalid slice name"},
+		{"a/b.slice:rung:x", false, SystemdUnit{}, "slice: invalid slice name"},
+		{"system.slice:rung:", false, SystemdUnit{}, "empty unit name"},
+		{"system.slice:rung:..", false, SystemdUnit{}, `invalid name ".."`},
+		{"system.slice:rung:a/b", false, SystemdUnit{}, `invalid name "a/b"`},
+		{"system.slice:r/x:a", false, SystemdUnit{}, `invalid prefix "r/x"`},
+		{"system.slice::-x.slice", false, SystemdUnit{}, "name: invalid slice name"},
 	} {
-		got, err := ParseSystemdCgroupsPath(tc.path, "ctr")
+		got, err := ParseSystemdCgroupsPath(tc.path, "ctr", tc.rootless)
 		if tc.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), "linux.cgroupsPath") {
 				t.Errorf("%q: error %v, want one naming linux.cgroupsPath with %q", tc.path, err, tc.wantErr)

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -278,13 +277,8 @@ func (c *creation) openCgroup() error {
 	var unit *SystemdUnit
 	var err error
 	if c.o.SystemdCgroup {
-		if unit, err = ParseSystemdCgroupsPath(c.s.Linux.CgroupsPath, c.o.ID); err != nil {
+		if unit, err = ParseSystemdCgroupsPath(c.s.Linux.CgroupsPath, c.o.ID, c.o.Rootless); err != nil {
 			return err
-		}
-		// A rootless caller's unit goes to its own systemd instance (the
-		// user bus), whose default slice is user.slice, as runc's is.
-		if c.o.Rootless && strings.HasPrefix(c.s.Linux.CgroupsPath+":", ":") {
-			unit.Slice = "user.slice"
 		}
 	}
 	cgConf, cgWarnings, err := cgroupConfig(c.s, c.o.ID, unit)

@@ -22,7 +22,7 @@ import (
 // hide in, and reads the same when spelled back.
 func FuzzSystemdCgroupsPath(f *testing.F) {
 	f.Fuzz(func(t *testing.T, path, id string) {
-		u, err := ParseSystemdCgroupsPath(path, id)
+		u, err := ParseSystemdCgroupsPath(path, id, false)
 		if err != nil {
 			if u != nil || !strings.Contains(err.Error(), "linux.cgroupsPath") {
 				t.Fatalf("%q: %+v, %v", path, u, err)
@@ -56,7 +56,7 @@ func FuzzSystemdCgroupsPath(f *testing.F) {
 				t.Fatalf("%q: name %q: %v", path, u.Name, err)
 			}
 		}
-		back, err := ParseSystemdCgroupsPath(u.Slice+":"+u.ScopePrefix+":"+u.Name, id)
+		back, err := ParseSystemdCgroupsPath(u.Slice+":"+u.ScopePrefix+":"+u.Name, id, false)
 		if err != nil || *back != *u {
 			t.Fatalf("%q: %+v spelled back reads %+v, %v", path, u, back, err)
 		}
@@ -127,7 +127,7 @@ func FuzzUpdateResources(f *testing.F) {
 				t.Fatalf("device rule %d allows %v, the config says %v", i, r.Allow, base.Devices[i].Allow)
 			}
 		}
-		if unit, err := ParseSystemdCgroupsPath(cgroupsPath, "fuzz"); err == nil {
+		if unit, err := ParseSystemdCgroupsPath(cgroupsPath, "fuzz", false); err == nil {
 			cg, _, err := cgroupConfig(s, "fuzz", unit)
 			if err != nil || !cg.Systemd || cg.Path != "" || cg.Parent != unit.Slice || cg.Name != unit.Name || cg.ScopePrefix != unit.ScopePrefix {
 				t.Fatalf("systemd %q: %+v, %v", cgroupsPath, cg, err)
