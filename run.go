@@ -27,6 +27,7 @@ var runCommand = &cli.Command{
 			return fmt.Errorf("rung run failed: %w", err)
 		}
 		o.RelayTerminal = !c.Bool("detach")
+		o.StartsAtOnce = true
 		ct, err := runtime.Create(o)
 		if err != nil {
 			return fmt.Errorf("rung run failed: %w", err)

@@ -50,6 +50,9 @@ type Config struct {
 	SELinux bool `json:"selinux,omitempty"`
 	// Log: LogFd is the log pipe (the runtime logs at debug level).
 	Log bool `json:"log,omitempty"`
+	// Park: init may wait long for start (a create, not a run), and gives
+	// back what it no longer needs before it waits (parkLightly).
+	Park bool `json:"park,omitempty"`
 	// BindSources: init asks (BindSourcesRequest) for its bind mounts'
 	// sources, which the runtime opens in init's mount namespace and sends
 	// in one message, in the order of BindSourcePaths.

@@ -54,6 +54,9 @@ type CreateOptions struct {
 	// then skipped when the config asks for no limits and names no
 	// cgroupsPath; any limit still fails the create.
 	Rootless bool
+	// StartsAtOnce: `run` starts the container as soon as it is created,
+	// so its init does not park (initproc.Config.Park).
+	StartsAtOnce bool
 }
 
 // CreatedContainer is a container whose init is waiting for start, held
@@ -666,6 +669,7 @@ func (c *creation) configFor() *initproc.Config {
 		HostRootMount: c.hostRootMnt,
 		SELinux:       c.selinuxOn,
 		Log:           c.initLog.w != nil,
+		Park:          !c.o.StartsAtOnce,
 		// With a user namespace, init's root may not reach a source that
 		// host root can: the runtime opens them for it.
 		BindSources: c.plan.Create.Has(libns.User) && hasBindMount(c.s, c.bundle),
