@@ -75,6 +75,9 @@ func Create(o CreateOptions) (_ *CreatedContainer, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if !o.SystemdCgroup { // systemd makes the attach itself
+		warmCgroupAttach()
+	}
 	defer c.closeJoins()
 	defer func() { err = c.finish(err) }()
 	if err := c.prepare(); err != nil {

@@ -42,6 +42,7 @@ type ExecOptions struct {
 // container's seccomp profile. In the foreground it returns the process'
 // exit status (128+N after signal N).
 func (c *Container) Exec(o ExecOptions) (_ int, err error) {
+	warmCgroupAttach()
 	x, err := c.prepareExec(o)
 	if err != nil {
 		return -1, err
