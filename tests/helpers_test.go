@@ -35,10 +35,6 @@ var (
 // Environment overrides, for a precompiled tests.test run where there is
 // no Go toolchain (the VM in tests/vm): the rung binary and the static
 // probe to use instead of building them, and extra global flags.
-// rungBuildTags are the tags the Makefile builds rung with, so that the
-// binary under test is the one shipped.
-const rungBuildTags = "urfave_cli_no_docs"
-
 const (
 	envBinary      = "RUNG_TEST_BINARY"
 	envProbe       = "RUNG_TEST_PROBE"
@@ -74,7 +70,7 @@ func setup(work string) error {
 	}
 	if rungBin == "" {
 		rungBin = filepath.Join(work, "rung")
-		if out, err := exec.Command("go", "build", "-tags", rungBuildTags, "-o", rungBin, "..").CombinedOutput(); err != nil {
+		if out, err := exec.Command("go", append(append([]string{"build"}, fixture.RungBuildFlags...), "-o", rungBin, "..")...).CombinedOutput(); err != nil {
 			return fmt.Errorf("build rung: %v\n%s", err, out)
 		}
 	}

@@ -80,7 +80,7 @@ func setup() error {
 	rung := os.Getenv("RUNG_TEST_BINARY")
 	if rung == "" {
 		rung = filepath.Join(work, "rung")
-		if out, err := exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-o", rung, "../..").CombinedOutput(); err != nil {
+		if out, err := exec.Command("go", append(append([]string{"build"}, fixture.RungBuildFlags...), "-o", rung, "../..")...).CombinedOutput(); err != nil {
 			return fmt.Errorf("build rung: %v\n%s", err, out)
 		}
 	}

@@ -38,6 +38,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rungrt/rung/tests/fixture"
 )
 
 // Bounds of each phase. TCG boots the image to multi-user in about 30 s;
@@ -313,7 +315,7 @@ func buildPayload(t *testing.T, repo, dir string) {
 		t.Fatal(err)
 	}
 	builds := []*exec.Cmd{
-		exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-o", filepath.Join(bin, "rung"), "."), // as the Makefile
+		exec.Command("go", append(append([]string{"build"}, fixture.RungBuildFlags...), "-o", filepath.Join(bin, "rung"), ".")...), // as the Makefile
 		exec.Command("go", "build", "-tags", "netgo osusergo", "-o", filepath.Join(bin, "probe"), "./tests/probe"),
 		exec.Command("go", "test", "-c", "-o", filepath.Join(bin, "tests.test"), "./tests"),
 		exec.Command("go", "test", "-c", "-o", filepath.Join(bin, "engines.test"), "./tests/engines"),
