@@ -1,6 +1,15 @@
 // Command rung is an OCI container runtime, a drop-in for runc. Each
 // command lives in its own file and only parses flags and calls the
 // runtime package.
+//
+// The Go runtime's container-aware GOMAXPROCS is off. With it, each rung
+// process, init included, would keep the host's cgroup cpu files open
+// (the fds 3 and 4 of a `rung run` in the foreground) and re-read them
+// while it lives; rung never needs more than a thread or two. The runtime
+// still reads them once at start, and closes them.
+//
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
 package main
 
 import (
