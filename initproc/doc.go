@@ -21,8 +21,9 @@
 //	runtime                                       init
 //	   |  clone/exec `rung init` in namespaces      |
 //	   |-- [rootless: newuidmap, newgidmap] '\n' -->|  re-exec as the namespace's root
+//	   |-- Config{awaitCgroup} -------------------->|  decode it
 //	   |  move init into its cgroup                 |
-//	   |-- Config --------------------------------->|  check it
+//	   |-- CgroupJoined --------------------------->|  check the config
 //	   |<---------------------- BindSourcesRequest -|  (Config.BindSources)
 //	   |-- 'F' + fds, or 'E' ---------------------->|  mount them
 //	   |<--------------------- RuntimeHooksRequest -|  (prestart, createRuntime hooks)
@@ -49,12 +50,16 @@
 //	   |<--------------------------- Failed{error} -|  then exit 127
 //	   |<---- end-of-file: exec'd (CLOEXEC socket) -|
 //
+// Config comes before the attach only when there is one to make (init
+// was not cloned into its cgroup, as on cgroup v2): then awaitCgroup is
+// set, and init waits for CgroupJoined before anything but decoding.
+//
 // On error: the child sends Failed with the error text (init exits 1, the
 // exec'd process 127) and sends nothing else. The runtime, on Failed,
 // end-of-file before Ready, a JSON error or an unexpected message, kills
 // and reaps the child and reports the error; create also removes the
 // cgroup and the state directory. The child that reads end-of-file or an
-// unexpected message where it waits (HooksDone, SeccompFdAccept,
+// unexpected message where it waits (CgroupJoined, HooksDone, SeccompFdAccept,
 // SeccompFdPassed, Release) exits without running anything, so a runtime
 // killed mid-create leaves no container process behind.
 package initproc

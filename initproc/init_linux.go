@@ -46,6 +46,12 @@ func Main() {
 		os.Exit(1) // the runtime went away before sending a config
 	}
 	phase.Mark("config-received")
+	if cfg.AwaitCgroup {
+		if _, err := Expect[CgroupJoined](dec); err != nil {
+			os.Exit(1) // the runtime failed to attach it, or died
+		}
+		phase.Mark("cgroup-joined")
+	}
 	if cfg.Log {
 		openLog(LogFd)
 	}

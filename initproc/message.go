@@ -50,6 +50,11 @@ type Config struct {
 	SELinux bool `json:"selinux,omitempty"`
 	// Log: LogFd is the log pipe (the runtime logs at debug level).
 	Log bool `json:"log,omitempty"`
+	// AwaitCgroup: the config comes while the runtime moves init into its
+	// cgroup (on cgroup v1 the attach may wait an RCU grace period), so
+	// that init decodes it meanwhile; init does nothing else until
+	// CgroupJoined says it is in the cgroup.
+	AwaitCgroup bool `json:"awaitCgroup,omitempty"`
 	// Park: init may wait long for start (a create, not a run), and gives
 	// back what it no longer needs before it waits (parkLightly).
 	Park bool `json:"park,omitempty"`

@@ -19,6 +19,7 @@ const (
 	KindFailed       Kind = "failed"       // Failed
 
 	// runtime → init
+	KindCgroupJoined    Kind = "cgroupJoined"    // CgroupJoined
 	KindHooksDone       Kind = "hooksDone"       // HooksDone
 	KindSeccompFdAccept Kind = "seccompFdAccept" // SeccompFdAccept
 	KindSeccompFdPassed Kind = "seccompFdPassed" // SeccompFdPassed
@@ -56,6 +57,9 @@ type Failed struct {
 	Error string `json:"error"`
 }
 
+// CgroupJoined: init is in the container's cgroup (Config.AwaitCgroup).
+type CgroupJoined struct{}
+
 // HooksDone: the prestart and createRuntime hooks ran and succeeded.
 type HooksDone struct{}
 
@@ -74,6 +78,7 @@ func (BindSourcesRequest) Kind() Kind  { return KindBindSources }
 func (SeccompFdOffer) Kind() Kind      { return KindSeccompFd }
 func (Ready) Kind() Kind               { return KindReady }
 func (Failed) Kind() Kind              { return KindFailed }
+func (CgroupJoined) Kind() Kind        { return KindCgroupJoined }
 func (HooksDone) Kind() Kind           { return KindHooksDone }
 func (SeccompFdAccept) Kind() Kind     { return KindSeccompFdAccept }
 func (SeccompFdPassed) Kind() Kind     { return KindSeccompFdPassed }
@@ -91,6 +96,7 @@ var decoders = map[Kind]func([]byte) (Message, error){
 	KindSeccompFd:       decodeAs[SeccompFdOffer],
 	KindReady:           decodeAs[Ready],
 	KindFailed:          decodeFailed,
+	KindCgroupJoined:    decodeAs[CgroupJoined],
 	KindHooksDone:       decodeAs[HooksDone],
 	KindSeccompFdAccept: decodeAs[SeccompFdAccept],
 	KindSeccompFdPassed: decodeAs[SeccompFdPassed],

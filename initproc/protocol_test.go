@@ -42,7 +42,7 @@ func TestMessagesRoundTrip(t *testing.T) {
 		RuntimeHooksRequest{}, BindSourcesRequest{}, SeccompFdOffer{},
 		Ready{}, Ready{Warnings: []string{"w"}, Notes: []string{"n"}},
 		Failed{Error: "boom"},
-		HooksDone{}, SeccompFdAccept{}, SeccompFdPassed{}, Release{},
+		CgroupJoined{}, HooksDone{}, SeccompFdAccept{}, SeccompFdPassed{}, Release{},
 	} {
 		var b bytes.Buffer
 		if err := Send(json.NewEncoder(&b), m); err != nil {
@@ -56,8 +56,8 @@ func TestMessagesRoundTrip(t *testing.T) {
 			t.Errorf("%T: sent %#v, got %#v", m, m, got)
 		}
 	}
-	if len(decoders) != 10-1 { // Ready twice above
-		t.Errorf("%d kinds, the test covers 9", len(decoders))
+	if len(decoders) != 11-1 { // Ready twice above
+		t.Errorf("%d kinds, the test covers 10", len(decoders))
 	}
 }
 

@@ -374,9 +374,18 @@ func (c *creation) launch() error {
 	joinPid := c.init.pid
 	if c.cgDir != nil {
 		joinPid = -1 // cloned into it
+	} else if err := c.sendConfig(true); err != nil {
+		// Sent before the attach, which may wait an RCU grace period
+		// (cgroup v1): init decodes it meanwhile (Config.AwaitCgroup).
+		return err
 	}
 	if err := applyCgroup(c.cg, c.cgConf, joinPid, kernelTCP); err != nil {
 		return err
+	}
+	if c.enc != nil {
+		if err := initproc.Send(c.enc, initproc.CgroupJoined{}); err != nil {
+			return fmt.Errorf("tell init it is in its cgroup: %w", err)
+		}
 	}
 	// Rootless: the hierarchies the caller could not use are gone from
 	// the manager; the record names only the cgroups init is really in.
@@ -515,13 +524,14 @@ func cloneAttrs(s *specs.Spec, plan spec.Plan, joins []libns.Join, cgroupDir *os
 	return attr, unshare, nil
 }
 
-// handshake sends init its config and serves its requests until it is
-// ready.
-func (c *creation) handshake() error {
+// sendConfig sends init its config; awaitCgroup: before the cgroup
+// attach, which CgroupJoined then reports.
+func (c *creation) sendConfig(awaitCgroup bool) error {
 	// Hooks during create see "created", as runc and crun pass it and the
 	// runtime-tools hook tests expect.
 	c.hookState = &specs.State{Version: ociVersion, ID: c.o.ID, Status: specs.StateCreated, Pid: c.init.pid, Bundle: c.bundle, Annotations: c.s.Annotations}
 	cfg := c.configFor()
+	cfg.AwaitCgroup = awaitCgroup
 	// The compiled filter goes with the config: from the cache, or
 	// compiled now while init starts up.
 	if err := prepareSeccomp(&cfg.SeccompBPF, c.o.Root, c.s.Linux.Seccomp); err != nil {
@@ -531,8 +541,19 @@ func (c *creation) handshake() error {
 		return err
 	}
 	phase.Mark("config-sent")
-	killpoint.Hit(killpoint.CreateConfig)
 	c.dec, c.enc = json.NewDecoder(c.init.sync), json.NewEncoder(c.init.sync)
+	return nil
+}
+
+// handshake sends init its config, unless launch sent it already, and
+// serves its requests until it is ready.
+func (c *creation) handshake() error {
+	if c.enc == nil {
+		if err := c.sendConfig(false); err != nil {
+			return err
+		}
+	}
+	killpoint.Hit(killpoint.CreateConfig)
 	ready, err := c.awaitReady()
 	if err != nil {
 		return err

@@ -20,18 +20,20 @@ import (
 
 // markWhat says what the span that ends at a mark holds.
 var markWhat = map[string]string{
-	"rung go-init":               "rung: fork+exec, ld.so (libc, libseccomp), Go runtime start",
+	"rung go-init":               "rung: fork+exec, Go runtime start (static: no ld.so)",
 	"rung main":                  "rung: package init of every package",
 	"rung config-loaded":         "cli parse + config.json read and decoded",
 	"rung config-validated":      "config validated, namespace plan, ladder",
 	"rung cgroup-prepared":       "state dir + lock, cgroup config, open, precreate",
 	"rung init-spawn":            "exec.fifo, sync socket, sealed exe (open_tree)",
 	"rung init-execd":            "clone(new namespaces) + execve of init",
-	"init go-init":               "init: ld.so + Go runtime start",
+	"init go-init":               "init: Go runtime start",
 	"init main":                  "init: package init",
 	"rung cgroup-applied":        "cgroup attach (v1: may wait an RCU grace period)",
-	"rung config-sent":           "config JSON encoded to init",
+	"rung config-sent":           "config JSON encoded to init (before the v1 attach)",
 	"init config-received":       "init: config JSON decoded (round trip 1)",
+	"init cgroup-joined":         "init: told it is in its cgroup (v1 attach done)",
+	"init parked":                "init: read-only file mappings dropped (create only)",
 	"init procfs-caps":           "init: cgroupns, private procfs, capabilities",
 	"init seccomp-compiled":      "init: seccomp filter compiled (libseccomp), or checked as sent",
 	"rung seccomp-prepared":      "seccomp filter compiled, or taken from the cache (rung's root)",
@@ -64,12 +66,13 @@ var markWhat = map[string]string{
 // the mark it ends at: while init starts, the runtime attaches the cgroup,
 // and the timeline gives each moment to whichever finished next.
 var markGroup = map[string]string{
-	"rung go-init": "rung start: exec, ld.so, Go runtime, package init", "rung main": "rung start: exec, ld.so, Go runtime, package init",
+	"rung go-init": "rung start: exec, Go runtime, package init", "rung main": "rung start: exec, Go runtime, package init",
 	"rung config-loaded": "config load + validate (cli included)", "rung config-validated": "config load + validate (cli included)",
 	"rung cgroup-prepared": "state dir, cgroup prepare + attach", "rung cgroup-applied": "state dir, cgroup prepare + attach",
 	"rung init-spawn": "clone(namespaces) + exec of init, fifo, sealed exe", "rung init-execd": "clone(namespaces) + exec of init, fifo, sealed exe",
-	"init go-init": "init start: ld.so, Go runtime, package init", "init main": "init start: ld.so, Go runtime, package init",
-	"rung config-sent": "parent<->init round trips, JSON", "init config-received": "parent<->init round trips, JSON",
+	"init go-init": "init start: Go runtime, package init", "init main": "init start: Go runtime, package init",
+	"init cgroup-joined": "state dir, cgroup prepare + attach",
+	"rung config-sent":   "parent<->init round trips, JSON", "init config-received": "parent<->init round trips, JSON",
 	"rung init-ready": "parent<->init round trips, JSON", "rung init-released": "parent<->init round trips, JSON",
 	"init released": "parent<->init round trips, JSON", "rung start-fifo": "parent<->init round trips, JSON", "init started": "parent<->init round trips, JSON",
 	"init rootfs-bound": "rootfs + mounts + masked paths", "init mounts": "rootfs + mounts + masked paths",
@@ -90,12 +93,12 @@ var markGroup = map[string]string{
 // where the timeline overlaps (init starts while rung attaches the
 // cgroup), they show what a cut would expose behind it.
 var intervals = []struct{ label, from, to string }{
-	{"rung: fork to main (exec, ld.so, Go runtime, package init)", "bench fork", "rung main"},
-	{"rung: cgroup attach alone (applyCgroup)", "rung init-execd", "rung cgroup-applied"},
+	{"rung: fork to main (exec, Go runtime, package init)", "bench fork", "rung main"},
+	{"rung: config sent, cgroup attach (applyCgroup)", "rung init-execd", "rung cgroup-applied"},
 	{"init: clone+exec to main (overlaps the attach)", "rung init-spawn", "init main"},
-	{"config to init: rung encodes, init decodes", "rung cgroup-applied", "init config-received"},
+	{"config to init: sent, decoded", "rung config-sent", "init config-received"},
 	{"init: seccomp compile alone", "init procfs-caps", "init seccomp-compiled"},
-	{"rung: seccomp compile or cache alone", "rung cgroup-applied", "rung seccomp-prepared"},
+	{"rung: seccomp compile or cache alone", "rung init-execd", "rung seccomp-prepared"},
 	{"init: config received to ready (all of setup)", "init config-received", "init ready"},
 	{"user process: init's exec to rung seeing it", "init exec", "rung user-execd"},
 	{"create part of run: fork to init released", "bench fork", "rung init-released"},
