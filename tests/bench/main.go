@@ -145,11 +145,15 @@ func benchmark(ctx context.Context, out io.Writer, work string, cfg config) int 
 	if bundles.seccompErr != nil {
 		b.notes = append(b.notes, fmt.Sprintf("no run-seccomp row: %v (make deps installs podman, whose containers-common has it)", bundles.seccompErr))
 	}
-	var anat, anatSecc, anatSeccOld *anatomy
+	var anat, anatOld, anatSecc, anatSeccOld *anatomy
 	crunNote := ""
 	if cfg.profile > 0 && ctx.Err() == nil {
 		if rt := b.runtimes[0]; rt.broken == "" {
 			anat = b.profile(rt, b.bundles.run, cfg.profile, 2)
+			// rung-old's anatomy beside it: the before and after of a change.
+			if len(b.runtimes) > 3 && b.runtimes[3].broken == "" {
+				anatOld = b.profile(b.runtimes[3], b.bundles.run, cfg.profile, 2)
+			}
 			if b.bundles.seccomp != "" {
 				anatSecc = b.profile(rt, b.bundles.seccomp, cfg.profile, 2)
 				if len(b.runtimes) > 3 && b.runtimes[3].broken == "" {
@@ -166,6 +170,9 @@ func benchmark(ctx context.Context, out io.Writer, work string, cfg config) int 
 	b.report(out, n, warmup)
 	if anat != nil {
 		anat.report(out, "`rung run` (/bin/true)", false, crunNote)
+	}
+	if anatOld != nil {
+		anatOld.report(out, "`rung-old run` (/bin/true)", true, "")
 	}
 	if anatSecc != nil {
 		anatSecc.report(out, "`rung run` (/bin/true) with podman's default seccomp profile", true, "")
