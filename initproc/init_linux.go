@@ -247,17 +247,16 @@ func (e *execution) waitForStart() error {
 	// this. Not under an early seccomp filter: the profile need not allow what
 	// parking lightly calls (openat, read, madvise), and a refused call
 	// could kill init.
+	var drop []fileRange
 	if e.park && !e.seccompLoaded {
-		parkLightly(e.procfs)
+		drop = droppableMappings(e.procfs)
 		phase.Mark("parked")
 	}
-	var fd int
-	var err error
+	dirfd, path := unix.AT_FDCWD, "/proc/"+name
 	if e.procfs != nil {
-		fd, err = unix.Openat(int(e.procfs.Fd()), name, unix.O_WRONLY|unix.O_CLOEXEC, 0)
-	} else {
-		fd, err = unix.Open("/proc/"+name, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		dirfd, path = int(e.procfs.Fd()), name
 	}
+	fd, err := dropAndOpen(drop, dirfd, path)
 	if err != nil {
 		return fmt.Errorf("open exec fifo: %w", err)
 	}

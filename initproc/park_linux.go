@@ -9,15 +9,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// parkLightly drops what a parked init keeps mapped but no longer uses
-// before it waits for `rung start`, which may be long: between create and
-// start a node can hold many of them. These are the page-table entries of
-// the read-only file mappings: rung's text and rodata, libc's. The pages
-// stay in the page cache, shared with every other rung process, and the
-// few that the wait and the exec path touch come back by minor faults.
-// Without this each parked init counts about 8 MiB of the binary in its
-// RSS, as runc's does. It runs after create has returned (about 0.8 ms:
-// reading smaps, then madvise); a GC here was tried and freed nothing.
+// droppableMappings lists what a parked init keeps mapped but no longer
+// uses before it waits for `rung start`, which may be long: between create
+// and start a node can hold many of them. These are the read-only file
+// mappings, rung's text and rodata. dropAndOpen drops their page-table
+// entries as it blocks: the pages stay in the page cache, shared with
+// every other rung process, and the few that the exec path touches come
+// back by minor faults after start. Without this each parked init counts
+// about 8 MiB of the binary in its RSS, as runc's does. It runs after
+// create has returned (about 0.8 ms, reading smaps); a GC here was tried
+// and freed nothing.
 //
 // Only mappings that are not writable and hold no anonymous (copy-on-write)
 // page are dropped: a RELRO segment, relocated and then made read-only,
@@ -25,22 +26,17 @@ import (
 // it back its unrelocated file contents. The list comes from init's
 // private procfs, never from the container's /proc, which the image may
 // have faked; without one nothing is dropped.
-func parkLightly(procfs *os.File) {
+func droppableMappings(procfs *os.File) []fileRange {
 	if procfs == nil {
-		return
+		return nil
 	}
 	fd, err := unix.Openat(int(procfs.Fd()), "self/smaps", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return
+		return nil
 	}
 	f := os.NewFile(uintptr(fd), "smaps")
 	defer f.Close()
-	for _, r := range sharedFileRanges(f) {
-		// An error (a mapping gone, a locked one) leaves the pages mapped,
-		// which is only a missed saving.
-		// (A raw syscall: the range is not Go memory, so no []byte for it.)
-		_, _, _ = unix.Syscall(unix.SYS_MADVISE, r.start, r.end-r.start, unix.MADV_DONTNEED)
-	}
+	return sharedFileRanges(f)
 }
 
 // fileRange is one mapping of /proc/self/smaps that may be dropped.
