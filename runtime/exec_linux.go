@@ -16,6 +16,7 @@ import (
 	"github.com/rungrt/rung/hostroot"
 	"github.com/rungrt/rung/initproc"
 	"github.com/rungrt/rung/internal/killpoint"
+	"github.com/rungrt/rung/internal/phase"
 	"github.com/rungrt/rung/internal/statefs"
 	"github.com/rungrt/rung/libns"
 )
@@ -47,6 +48,7 @@ func (c *Container) Exec(o ExecOptions) (_ int, err error) {
 	if err != nil {
 		return -1, err
 	}
+	phase.Mark("exec-prepared")
 	defer func() { x.finish(err) }()
 	if err := x.launch(); err != nil {
 		return -1, err
@@ -216,7 +218,7 @@ func (x *execution) launch() error {
 		return err
 	}
 	o := launchOptions{
-		name: "exec process", verb: "nsexec",
+		name: "exec process", verb: "nsexec", phase: "nsexec",
 		log: x.log, console: x.console, preserved: preservedFiles(x.o.PreserveFds),
 		root: x.root, joins: x.joins,
 		// The process forks inside the nsenter constructor when it joins
@@ -263,12 +265,14 @@ func (x *execution) configure() error {
 	} else if joined, err = libns.JoinedIdentities(x.joins); err != nil {
 		return err
 	}
+	phase.Mark("exec-joined")
 	killpoint.Hit(killpoint.ExecJoined)
 	for key, path := range x.cgroupPaths {
 		if err := x.c.joinCgroup(key, path, x.pid); err != nil {
 			return fmt.Errorf("join the container's cgroup %s: %w", path, err)
 		}
 	}
+	phase.Mark("exec-cgroup")
 	killpoint.Hit(killpoint.ExecCgroup)
 	var seccompBPF *initproc.SeccompBPF
 	if err := prepareSeccomp(&seccompBPF, x.c.root, x.seccomp); err != nil {
@@ -282,6 +286,7 @@ func (x *execution) configure() error {
 	if err := json.NewEncoder(x.proc.sync).Encode(cfg); err != nil {
 		return fmt.Errorf("send process to exec: %w", err)
 	}
+	phase.Mark("exec-config-sent")
 	killpoint.Hit(killpoint.ExecConfig)
 	return nil
 }
@@ -316,6 +321,7 @@ func (x *execution) handshake() error {
 			return fmt.Errorf("exec: %w", initproc.Unexpected(m))
 		}
 	}
+	phase.Mark("exec-execd")
 	killpoint.Hit(killpoint.ExecStarted)
 	// The process closed its log just before its exec.
 	x.log.wait()
