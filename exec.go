@@ -95,10 +95,14 @@ func execProcess(c *cli.Context, ct *runtime.Container) (*specs.Process, error) 
 	if c.NArg() < 2 {
 		return nil, errors.New("process args cannot be empty (give a command or --process)")
 	}
-	if ct.Rec.Config == nil || ct.Rec.Config.Process == nil {
+	spec, err := ct.Rec.Spec()
+	if err != nil {
+		return nil, err
+	}
+	if spec == nil || spec.Process == nil {
 		return nil, errors.New("exec: the container's config is not recorded")
 	}
-	p := *ct.Rec.Config.Process
+	p := *spec.Process
 	p.Args = c.Args().Slice()[1:]
 	p.Terminal = false
 	p.Env = append(append([]string{}, p.Env...), c.StringSlice("env")...)

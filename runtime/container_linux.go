@@ -241,6 +241,12 @@ func (c *Container) Start() error {
 		return fmt.Errorf("cannot start an already running container")
 	}
 	killpoint.Hit(killpoint.StartBegin)
+	// Read before init is let go: a config that cannot be read stops the
+	// start, rather than leave poststart hooks unrun after it.
+	startHooks, err := c.hooks()
+	if err != nil {
+		return fmt.Errorf("start container: %w", err)
+	}
 	// init's pidfd first: once the fifo is open, init may exec a user
 	// process that exits at once, and init would then look not running.
 	pidfd, err := openProcess(c.Rec.Pid, c.Rec.StartTime)
@@ -300,7 +306,7 @@ func (c *Container) Start() error {
 	phase.Mark("user-execd")
 	killpoint.Hit(killpoint.StartDone)
 	// The spec: a failing poststart hook is a warning, not an error.
-	if h := c.hooks(); h != nil && len(h.Poststart) > 0 {
+	if h := startHooks; h != nil && len(h.Poststart) > 0 {
 		for _, err := range hooks.RunWarn("poststart", h.Poststart, c.hookState(specs.StateRunning)) {
 			logrus.Warn(err)
 		}
@@ -325,11 +331,8 @@ func awaitEOF(fd int) error {
 	}
 }
 
-func (c *Container) hooks() *specs.Hooks {
-	if c.Rec.Config == nil {
-		return nil
-	}
-	return c.Rec.Config.Hooks
+func (c *Container) hooks() (*specs.Hooks, error) {
+	return c.Rec.Hooks()
 }
 
 func (c *Container) hookState(status specs.ContainerState) []byte {
@@ -365,6 +368,16 @@ func (c *Container) Delete(force bool) error {
 	if st != Stopped && !force {
 		return fmt.Errorf("cannot delete container %s that is not stopped: %s", c.Rec.ID, st)
 	}
+	// The poststop hooks, read before anything is removed. A config that
+	// cannot be read stops a plain delete; --force removes the container
+	// all the same, without them, as it removes a container whose state
+	// file cannot be read at all.
+	stopHooks, err := c.hooks()
+	if err != nil && !force {
+		return err
+	} else if err != nil {
+		logrus.Warnf("poststop hooks not run: %v", err)
+	}
 	if st != Stopped {
 		if err := c.killAndWait(); err != nil {
 			return err
@@ -392,7 +405,7 @@ func (c *Container) Delete(force bool) error {
 	}
 	killpoint.Hit(killpoint.DeleteRemoved)
 	// The spec: a failing poststop hook is a warning, not an error.
-	if h := c.hooks(); h != nil && len(h.Poststop) > 0 {
+	if h := stopHooks; h != nil && len(h.Poststop) > 0 {
 		for _, err := range hooks.RunWarn("poststop", h.Poststop, c.hookState(specs.StateStopped)) {
 			logrus.Warn(err)
 		}

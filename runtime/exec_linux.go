@@ -138,8 +138,12 @@ func (c *Container) prepareExec(o ExecOptions) (_ *execution, err error) {
 	if x.root, err = c.execRoot(); err != nil {
 		return nil, err
 	}
-	if c.Rec.Config != nil && c.Rec.Config.Linux != nil {
-		x.seccomp = c.Rec.Config.Linux.Seccomp
+	spec, err := c.Rec.Spec()
+	if err != nil {
+		return nil, err
+	}
+	if spec != nil && spec.Linux != nil {
+		x.seccomp = spec.Linux.Seccomp
 	}
 	return x, nil
 }

@@ -247,7 +247,7 @@ func FuzzStateLoad(f *testing.F) {
 			if st := c.State(); st.ID != c.Rec.ID {
 				t.Fatalf("state of %q says %q", c.Rec.ID, st.ID)
 			}
-			_ = c.hooks()
+			_, _ = c.hooks()
 			var hs specs.State
 			if err := json.Unmarshal(c.hookState(specs.StateStopped), &hs); err != nil || hs.Pid != 0 {
 				t.Fatalf("hook state %+v, %v", hs, err)

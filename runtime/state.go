@@ -66,8 +66,78 @@ type Record struct {
 	Cgroup *CgroupRef `json:"cgroup,omitempty"`
 	// Config is the config as it was at create: start, exec and delete use
 	// it (hooks, the process to base exec on, seccomp) even if the bundle
-	// has changed since.
+	// has changed since. A record read from state.json decodes it only
+	// when asked: read it with Spec, or Hooks.
 	Config *specs.Spec `json:"config"`
+	// rawConfig is Config as read, not decoded yet. Decoding a whole spec
+	// costs a fresh Go process about 0.8 ms (encoding/json's first walk
+	// of some 80 spec types), and state, kill, list, pause and ps never
+	// look at it; start and delete only want its hooks.
+	rawConfig json.RawMessage
+}
+
+// recordFields is Record without its methods, for the codec below.
+type recordFields Record
+
+// lazyRecord is a Record with its config as bytes: the outer Config hides
+// recordFields' own from encoding/json.
+type lazyRecord struct {
+	*recordFields
+	Config json.RawMessage `json:"config"`
+}
+
+// UnmarshalJSON reads all but the config, which it keeps as bytes.
+func (r *Record) UnmarshalJSON(data []byte) error {
+	lr := lazyRecord{recordFields: (*recordFields)(r)}
+	if err := json.Unmarshal(data, &lr); err != nil {
+		return err
+	}
+	r.Config, r.rawConfig = nil, lr.Config
+	return nil
+}
+
+// MarshalJSON writes the config back as it was read when it was never
+// decoded.
+func (r Record) MarshalJSON() ([]byte, error) {
+	if r.Config == nil && r.rawConfig != nil {
+		return json.Marshal(lazyRecord{recordFields: (*recordFields)(&r), Config: r.rawConfig})
+	}
+	return json.Marshal((*recordFields)(&r))
+}
+
+// Spec is the config recorded at create, decoded on first use; nil when
+// none was recorded.
+func (r *Record) Spec() (*specs.Spec, error) {
+	if r.Config == nil && !isNullJSON(r.rawConfig) {
+		var s specs.Spec
+		if err := json.Unmarshal(r.rawConfig, &s); err != nil {
+			return nil, fmt.Errorf("%w: config: %v", ErrCorruptState, err)
+		}
+		r.Config, r.rawConfig = &s, nil
+	}
+	return r.Config, nil
+}
+
+// Hooks are the recorded config's hooks, decoded alone when the config
+// was not: start and delete need nothing else of it.
+func (r *Record) Hooks() (*specs.Hooks, error) {
+	if r.Config != nil || isNullJSON(r.rawConfig) {
+		if r.Config == nil {
+			return nil, nil
+		}
+		return r.Config.Hooks, nil
+	}
+	var only struct {
+		Hooks *specs.Hooks `json:"hooks"`
+	}
+	if err := json.Unmarshal(r.rawConfig, &only); err != nil {
+		return nil, fmt.Errorf("%w: config: %v", ErrCorruptState, err)
+	}
+	return only.Hooks, nil
+}
+
+func isNullJSON(b json.RawMessage) bool {
+	return len(b) == 0 || string(b) == "null"
 }
 
 // State is the `rung state` output: the OCI state plus rung's isolation.

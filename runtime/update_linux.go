@@ -27,13 +27,16 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 	if c.Status() == Stopped {
 		return errNotRunning
 	}
-	if c.Rec.Cgroup == nil || c.Rec.Config == nil || c.Rec.Config.Linux == nil {
+	s, err := c.Rec.Spec()
+	if err != nil {
+		return err
+	}
+	if c.Rec.Cgroup == nil || s == nil || s.Linux == nil {
 		return errors.New("container has no cgroup to update")
 	}
 	if len(c.Rec.Cgroup.dirs()) == 0 {
 		return fmt.Errorf("update: %w", errNoCgroup)
 	}
-	s := c.Rec.Config
 	if s.Linux.Resources == nil {
 		s.Linux.Resources = &specs.LinuxResources{}
 	}

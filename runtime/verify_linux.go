@@ -55,7 +55,11 @@ func (c *Container) Verify() (*Report, error) {
 		return r, nil
 	}
 	want := map[libns.Kind]specs.LinuxNamespace{}
-	if cfg := c.Rec.Config; cfg != nil && cfg.Linux != nil {
+	cfg, err := c.Rec.Spec()
+	if err != nil {
+		return nil, err
+	}
+	if cfg != nil && cfg.Linux != nil {
 		for _, ns := range cfg.Linux.Namespaces {
 			if k, err := libns.ParseKind(ns.Type); err == nil {
 				want[k] = ns
@@ -156,7 +160,10 @@ func (c *Container) verifyProcess(r *Report) error {
 	if cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", c.Rec.Pid)); err == nil {
 		r.Cgroup = strings.TrimSpace(string(cg))
 	}
-	cfg := c.Rec.Config
+	cfg, err := c.Rec.Spec() // decoded, or refused, by Verify already
+	if err != nil {
+		return err
+	}
 	if cfg == nil || cfg.Process == nil {
 		return nil
 	}
