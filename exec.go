@@ -95,14 +95,14 @@ func execProcess(c *cli.Context, ct *runtime.Container) (*specs.Process, error) 
 	if c.NArg() < 2 {
 		return nil, errors.New("process args cannot be empty (give a command or --process)")
 	}
-	spec, err := ct.Rec.Spec()
+	process, _, err := ct.Rec.ExecParts()
 	if err != nil {
 		return nil, err
 	}
-	if spec == nil || spec.Process == nil {
+	if process == nil {
 		return nil, errors.New("exec: the container's config is not recorded")
 	}
-	p := *spec.Process
+	p := *process
 	p.Args = c.Args().Slice()[1:]
 	p.Terminal = false
 	p.Env = append(append([]string{}, p.Env...), c.StringSlice("env")...)

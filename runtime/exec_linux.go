@@ -138,12 +138,8 @@ func (c *Container) prepareExec(o ExecOptions) (_ *execution, err error) {
 	if x.root, err = c.execRoot(); err != nil {
 		return nil, err
 	}
-	spec, err := c.Rec.Spec()
-	if err != nil {
+	if _, x.seccomp, err = c.Rec.ExecParts(); err != nil {
 		return nil, err
-	}
-	if spec != nil && spec.Linux != nil {
-		x.seccomp = spec.Linux.Seccomp
 	}
 	return x, nil
 }

@@ -136,6 +136,34 @@ func (r *Record) Hooks() (*specs.Hooks, error) {
 	return only.Hooks, nil
 }
 
+// ExecParts are what exec takes from the recorded config, decoded alone
+// when the config was not: the process a new one is based on, and the
+// seccomp profile.
+func (r *Record) ExecParts() (*specs.Process, *specs.LinuxSeccomp, error) {
+	if r.Config != nil || isNullJSON(r.rawConfig) {
+		if r.Config == nil {
+			return nil, nil, nil
+		}
+		if r.Config.Linux == nil {
+			return r.Config.Process, nil, nil
+		}
+		return r.Config.Process, r.Config.Linux.Seccomp, nil
+	}
+	var only struct {
+		Process *specs.Process `json:"process"`
+		Linux   *struct {
+			Seccomp *specs.LinuxSeccomp `json:"seccomp"`
+		} `json:"linux"`
+	}
+	if err := json.Unmarshal(r.rawConfig, &only); err != nil {
+		return nil, nil, fmt.Errorf("%w: config: %v", ErrCorruptState, err)
+	}
+	if only.Linux == nil {
+		return only.Process, nil, nil
+	}
+	return only.Process, only.Linux.Seccomp, nil
+}
+
 func isNullJSON(b json.RawMessage) bool {
 	return len(b) == 0 || string(b) == "null"
 }

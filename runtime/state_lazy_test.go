@@ -26,6 +26,10 @@ func TestRecordConfigDecodedOnDemand(t *testing.T) {
 	if r.Config != nil {
 		t.Fatal("Hooks decoded the whole config")
 	}
+	p, sc, err := r.ExecParts()
+	if err != nil || p == nil || p.Args[0] != "sh" || sc != nil || r.Config != nil {
+		t.Fatalf("exec parts %+v %+v, %v (config decoded: %v)", p, sc, err, r.Config != nil)
+	}
 	out, err := json.Marshal(&r)
 	if err != nil || !strings.Contains(string(out), `"config":{"ociVersion":"1.2.1","hooks":{"poststop":[{"path":"/bin/true"}]}`) {
 		t.Fatalf("written back: %s, %v", out, err)
