@@ -64,74 +64,73 @@ type Record struct {
 	PidNS bool `json:"pidNamespace"`
 	// Cgroup is the container's cgroup, nil when it has none.
 	Cgroup *CgroupRef `json:"cgroup,omitempty"`
-	// Config is the config as it was at create: start, exec and delete use
+	// config is the config as it was at create: start, exec and delete use
 	// it (hooks, the process to base exec on, seccomp) even if the bundle
-	// has changed since. A record read from state.json decodes it only
-	// when asked: read it with Spec, or Hooks.
-	Config *specs.Spec `json:"config"`
-	// rawConfig is Config as read, not decoded yet. Decoding a whole spec
-	// costs a fresh Go process about 0.8 ms (encoding/json's first walk
-	// of some 80 spec types), and state, kill, list, pause and ps never
-	// look at it; start and delete only want its hooks.
+	// has changed since. It is read through Spec, Hooks or ExecParts only:
+	// a record read from state.json keeps it as bytes (rawConfig) until
+	// asked, so that no caller can take an undecoded config for none.
+	config *specs.Spec
+	// rawConfig is the config as read, not decoded yet. Decoding a whole
+	// spec costs a fresh Go process about 0.8 ms (encoding/json's first
+	// walk of some 80 spec types), and state, kill, list, pause and ps
+	// never look at it; start and delete want its hooks, exec its process.
 	rawConfig json.RawMessage
 }
 
-// recordFields is Record without its methods, for the codec below.
+// recordFields is Record without its methods, for the codec below;
+// encoding/json leaves its unexported config fields out.
 type recordFields Record
 
-// lazyRecord is a Record with its config as bytes: the outer Config hides
-// recordFields' own from encoding/json.
-type lazyRecord struct {
-	*recordFields
-	Config json.RawMessage `json:"config"`
+// MarshalJSON writes the record with its config: the one given at create,
+// or the bytes read when they were never decoded.
+func (r Record) MarshalJSON() ([]byte, error) {
+	var config any = r.config
+	if r.config == nil && r.rawConfig != nil {
+		config = r.rawConfig
+	}
+	return json.Marshal(struct {
+		*recordFields
+		Config any `json:"config"`
+	}{(*recordFields)(&r), config})
 }
 
 // UnmarshalJSON reads all but the config, which it keeps as bytes.
 func (r *Record) UnmarshalJSON(data []byte) error {
-	lr := lazyRecord{recordFields: (*recordFields)(r)}
-	if err := json.Unmarshal(data, &lr); err != nil {
+	in := struct {
+		*recordFields
+		Config json.RawMessage `json:"config"`
+	}{recordFields: (*recordFields)(r)}
+	if err := json.Unmarshal(data, &in); err != nil {
 		return err
 	}
-	r.Config, r.rawConfig = nil, lr.Config
+	r.config, r.rawConfig = nil, in.Config
 	return nil
-}
-
-// MarshalJSON writes the config back as it was read when it was never
-// decoded.
-func (r Record) MarshalJSON() ([]byte, error) {
-	if r.Config == nil && r.rawConfig != nil {
-		return json.Marshal(lazyRecord{recordFields: (*recordFields)(&r), Config: r.rawConfig})
-	}
-	return json.Marshal((*recordFields)(&r))
 }
 
 // Spec is the config recorded at create, decoded on first use; nil when
 // none was recorded.
 func (r *Record) Spec() (*specs.Spec, error) {
-	if r.Config == nil && !isNullJSON(r.rawConfig) {
+	if r.config == nil && !isNullJSON(r.rawConfig) {
 		var s specs.Spec
-		if err := json.Unmarshal(r.rawConfig, &s); err != nil {
-			return nil, fmt.Errorf("%w: config: %v", ErrCorruptState, err)
+		if err := r.decodeRaw(&s); err != nil {
+			return nil, err
 		}
-		r.Config, r.rawConfig = &s, nil
+		r.config, r.rawConfig = &s, nil
 	}
-	return r.Config, nil
+	return r.config, nil
 }
 
 // Hooks are the recorded config's hooks, decoded alone when the config
 // was not: start and delete need nothing else of it.
 func (r *Record) Hooks() (*specs.Hooks, error) {
-	if r.Config != nil || isNullJSON(r.rawConfig) {
-		if r.Config == nil {
-			return nil, nil
-		}
-		return r.Config.Hooks, nil
+	if r.config != nil {
+		return r.config.Hooks, nil
 	}
 	var only struct {
 		Hooks *specs.Hooks `json:"hooks"`
 	}
-	if err := json.Unmarshal(r.rawConfig, &only); err != nil {
-		return nil, fmt.Errorf("%w: config: %v", ErrCorruptState, err)
+	if err := r.decodeRaw(&only); err != nil {
+		return nil, err
 	}
 	return only.Hooks, nil
 }
@@ -140,14 +139,12 @@ func (r *Record) Hooks() (*specs.Hooks, error) {
 // when the config was not: the process a new one is based on, and the
 // seccomp profile.
 func (r *Record) ExecParts() (*specs.Process, *specs.LinuxSeccomp, error) {
-	if r.Config != nil || isNullJSON(r.rawConfig) {
-		if r.Config == nil {
-			return nil, nil, nil
+	if r.config != nil {
+		var seccomp *specs.LinuxSeccomp
+		if r.config.Linux != nil {
+			seccomp = r.config.Linux.Seccomp
 		}
-		if r.Config.Linux == nil {
-			return r.Config.Process, nil, nil
-		}
-		return r.Config.Process, r.Config.Linux.Seccomp, nil
+		return r.config.Process, seccomp, nil
 	}
 	var only struct {
 		Process *specs.Process `json:"process"`
@@ -155,13 +152,25 @@ func (r *Record) ExecParts() (*specs.Process, *specs.LinuxSeccomp, error) {
 			Seccomp *specs.LinuxSeccomp `json:"seccomp"`
 		} `json:"linux"`
 	}
-	if err := json.Unmarshal(r.rawConfig, &only); err != nil {
-		return nil, nil, fmt.Errorf("%w: config: %v", ErrCorruptState, err)
+	if err := r.decodeRaw(&only); err != nil {
+		return nil, nil, err
 	}
 	if only.Linux == nil {
 		return only.Process, nil, nil
 	}
 	return only.Process, only.Linux.Seccomp, nil
+}
+
+// decodeRaw decodes the undecoded config, or the part of it v names, into
+// v; without a config it leaves v as it is.
+func (r *Record) decodeRaw(v any) error {
+	if isNullJSON(r.rawConfig) {
+		return nil
+	}
+	if err := json.Unmarshal(r.rawConfig, v); err != nil {
+		return fmt.Errorf("%w: config: %v", ErrCorruptState, err)
+	}
+	return nil
 }
 
 func isNullJSON(b json.RawMessage) bool {

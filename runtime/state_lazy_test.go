@@ -16,19 +16,19 @@ func TestRecordConfigDecodedOnDemand(t *testing.T) {
 	if err := json.Unmarshal([]byte(hooked), &r); err != nil {
 		t.Fatal(err)
 	}
-	if r.Config != nil {
+	if r.config != nil {
 		t.Fatal("config decoded at read")
 	}
 	h, err := r.Hooks()
 	if err != nil || h == nil || len(h.Poststop) != 1 || h.Poststop[0].Path != "/bin/true" {
 		t.Fatalf("hooks %+v, %v", h, err)
 	}
-	if r.Config != nil {
+	if r.config != nil {
 		t.Fatal("Hooks decoded the whole config")
 	}
 	p, sc, err := r.ExecParts()
-	if err != nil || p == nil || p.Args[0] != "sh" || sc != nil || r.Config != nil {
-		t.Fatalf("exec parts %+v %+v, %v (config decoded: %v)", p, sc, err, r.Config != nil)
+	if err != nil || p == nil || p.Args[0] != "sh" || sc != nil || r.config != nil {
+		t.Fatalf("exec parts %+v %+v, %v (config decoded: %v)", p, sc, err, r.config != nil)
 	}
 	out, err := json.Marshal(&r)
 	if err != nil || !strings.Contains(string(out), `"config":{"ociVersion":"1.2.1","hooks":{"poststop":[{"path":"/bin/true"}]}`) {
