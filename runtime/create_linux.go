@@ -371,18 +371,21 @@ func (c *creation) launch() error {
 	if r := c.s.Linux.Resources; r != nil && r.Memory != nil {
 		kernelTCP = r.Memory.KernelTCP
 	}
-	joinPid := c.init.pid
-	if c.cgDir != nil {
-		joinPid = -1 // cloned into it
-	} else if err := c.sendConfig(true); err != nil {
-		// Sent before the attach, which may wait an RCU grace period
-		// (cgroup v1): init decodes it meanwhile (Config.AwaitCgroup).
-		return err
+	// Cloned into its cgroup (v2), init needs no attach. Otherwise its
+	// config goes first: the attach may wait an RCU grace period (v1), and
+	// init decodes the config meanwhile (Config.AwaitCgroup).
+	attach := c.cgDir == nil
+	joinPid := -1
+	if attach {
+		joinPid = c.init.pid
+		if err := c.sendConfig(true); err != nil {
+			return err
+		}
 	}
 	if err := applyCgroup(c.cg, c.cgConf, joinPid, kernelTCP); err != nil {
 		return err
 	}
-	if c.enc != nil {
+	if attach {
 		if err := initproc.Send(c.enc, initproc.CgroupJoined{}); err != nil {
 			return fmt.Errorf("tell init it is in its cgroup: %w", err)
 		}
@@ -675,7 +678,7 @@ func (c *creation) newRecord() (*Record, error) {
 		},
 		PidNS:  c.plan.Create.Has(libns.PID),
 		Cgroup: c.cgRef,
-		Config: c.s,
+		config: c.s,
 	}, nil
 }
 

@@ -155,9 +155,10 @@ func (l *launched) command(o launchOptions, exe, child, pidW *os.File) (*exec.Cm
 	if o.root != nil {
 		l.rootFd = extra.add(o.root)
 	}
-	// Go 1.25+ would otherwise open the host's cgroup cpu files at
-	// start-up and keep them open in the child, inside the container.
-	env := append([]string{"GODEBUG=containermaxprocs=0,updatemaxprocs=0"}, o.env...)
+	// Never nil: exec.Cmd would hand the child rung's own environment.
+	// (The child is this binary: main.go's //go:debug lines keep the Go
+	// runtime off the host's cgroup cpu files there too.)
+	env := append([]string{}, o.env...)
 	if len(o.joins) > 0 || !o.unshare.IsEmpty() || pidFd >= 0 {
 		nsFds := make([]int, len(o.joins))
 		for i, j := range o.joins {
