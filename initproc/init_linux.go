@@ -80,8 +80,7 @@ func Main() {
 	debugf("init: container recorded; closing the log pipe and waiting for start on exec.fifo")
 	closeLog()
 	sync.Close()
-	exe.park = cfg.Park
-	if err := exe.waitForStart(); err != nil {
+	if err := exe.waitForStart(cfg.Park); err != nil {
 		fmt.Fprintf(os.Stderr, "rung init: %v\n", err)
 		os.Exit(1)
 	}
@@ -116,8 +115,6 @@ type execution struct {
 	// seccompLoaded: the filter went in early (without no_new_privs);
 	// fds were sealed then, and the filter may refuse close_range now.
 	seccompLoaded bool
-	// park: the wait for start may be long (Config.Park).
-	park bool
 	// startHooks run in the container just before the exec, under its
 	// seccomp filter, with hookState on stdin.
 	startHooks []specs.Hook
@@ -241,14 +238,14 @@ func setup(cfg *Config, beforePivot func() error) (*execution, error) {
 // waitForStart blocks until `rung start` opens exec.fifo for reading. The
 // fifo is reached through the O_PATH fd the runtime passed: the state
 // directory itself is never visible in the container.
-func (e *execution) waitForStart() error {
+func (e *execution) waitForStart(park bool) error {
 	name := fmt.Sprintf("self/fd/%d", FifoFd)
 	// Only for a create: a run's start comes at once, and would wait for
 	// this. Not under an early seccomp filter: the profile need not allow what
 	// parking lightly calls (openat, read, madvise), and a refused call
 	// could kill init.
 	var drop []fileRange
-	if e.park && !e.seccompLoaded {
+	if park && !e.seccompLoaded {
 		drop = droppableMappings(e.procfs)
 		phase.Mark("parked")
 	}

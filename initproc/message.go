@@ -55,8 +55,8 @@ type Config struct {
 	// that init decodes it meanwhile; init does nothing else until
 	// CgroupJoined says it is in the cgroup.
 	AwaitCgroup bool `json:"awaitCgroup,omitempty"`
-	// Park: init may wait long for start (a create, not a run), and gives
-	// back what it no longer needs before it waits (parkLightly).
+	// Park: init may wait long for start (a create, not a run), and drops
+	// the mappings it no longer needs as it waits (droppableMappings).
 	Park bool `json:"park,omitempty"`
 	// BindSources: init asks (BindSourcesRequest) for its bind mounts'
 	// sources, which the runtime opens in init's mount namespace and sends

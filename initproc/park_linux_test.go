@@ -5,6 +5,7 @@ import (
 	"os"
 	"reflect"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -15,7 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// One mapping of each kind parkLightly must tell apart.
+// One mapping of each kind sharedFileRanges must tell apart.
 const smapsSample = `00400000-00403000 r--p 00000000 fe:00 42                                 /usr/bin/rung
 Size:                 12 kB
 Rss:                  12 kB
@@ -130,9 +131,9 @@ func rssFileKiB(t *testing.T) int {
 	}
 	for _, l := range strings.Split(string(b), "\n") {
 		if f := strings.Fields(l); len(f) >= 2 && f[0] == "RssFile:" {
-			var n int
-			for _, c := range f[1] {
-				n = n*10 + int(c-'0')
+			n, err := strconv.Atoi(f[1])
+			if err != nil {
+				t.Fatalf("RssFile: %v", err)
 			}
 			return n
 		}
